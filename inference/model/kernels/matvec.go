@@ -1,0 +1,303 @@
+package kernels
+
+import (
+	"fmt"
+	"sync"
+)
+
+// rowFns are the row-range kernels for one instruction set. Each computes
+// out[r] = Σ_c w[r,c]·x[c] for r in [lo, hi), reading row r at w[r*cols:]. A nil
+// entry means "use the portable one".
+type rowFns struct {
+	f32  func(out, w []float32, cols int, x []float32, lo, hi int)
+	bf16 func(out []float32, w []uint16, cols int, x []float32, lo, hi int)
+	f16  func(out []float32, w []uint16, cols int, x []float32, lo, hi int)
+	// q8 takes x already quantised to Q8_0 (xq, xs): the int8·int8 dot of ggml.
+	q8 func(out []float32, w []int8, ws []float32, cols int, xq []int8, xs []float32, lo, hi int)
+	q4 func(out []float32, w []byte, ws []float32, cols int, xq []int8, xs []float32, lo, hi int)
+	// vector helpers of the small kernels (attention)
+	dot  func(a, b []float32) float32
+	axpy func(y []float32, a float32, x []float32)
+}
+
+var (
+	portableFns = rowFns{
+		f32:  f32RowsGo,
+		bf16: bf16RowsGo,
+		f16:  f16RowsGo,
+		dot:  dotF32Go,
+		axpy: axpyGo,
+	}
+	fastFns rowFns // filled by the architecture's init when the CPU supports it
+	active  = &portableFns
+	actMu   sync.Mutex
+)
+
+// UsePortable forces (true) or releases (false) the portable Go kernels. It is for
+// tests and benchmarks comparing the two; call it while no kernel is running.
+func UsePortable(on bool) {
+	actMu.Lock()
+	defer actMu.Unlock()
+	if on || !fastAvailable {
+		active = &portableFns
+	} else {
+		active = &fastFns
+	}
+}
+
+// Accelerated names the fast instruction set in use ("avx2", ...) or "portable".
+func Accelerated() string {
+	if active == &portableFns {
+		return "portable"
+	}
+	return fastName
+}
+
+func checkMatVec(out []float32, w *Matrix, x []float32, n int) {
+	if len(x) < n*w.Cols || len(out) < n*w.Rows {
+		panic(fmt.Sprintf("kernels: matmul %s %dx%d with n=%d: len(x)=%d len(out)=%d too short", w.Type, w.Rows, w.Cols, n, len(x), len(out)))
+	}
+	if err := w.Validate(); err != nil {
+		panic(err.Error())
+	}
+}
+
+// q8Scratch holds activations quantised to Q8_0 for the int8 paths.
+type q8Scratch struct {
+	q []int8
+	s []float32
+}
+
+var q8Pool = sync.Pool{New: func() any { return new(q8Scratch) }}
+
+func getQ8(n int) *q8Scratch {
+	s := q8Pool.Get().(*q8Scratch)
+	if cap(s.q) < n {
+		s.q = make([]int8, n)
+		s.s = make([]float32, n/BlockSize)
+	}
+	s.q, s.s = s.q[:n], s.s[:n/BlockSize]
+	return s
+}
+
+// MatVec computes out[r] = Σ_c w[r,c]·x[c] for every row r; len(out) >= Rows,
+// len(x) >= Cols. Rows are split across the worker pool. With the fast path on,
+// Q8_0 and Q4_0 quantise x to Q8_0 once per call (as ggml does), so their result
+// differs from the exact f32 product by that rounding (about 0.5% of |x| per element,
+// averaging out over a row).
+func MatVec(out []float32, w *Matrix, x []float32) {
+	MatMul(out, w, x, 1)
+}
+
+// MatMul computes out[t][r] = Σ_c w[r,c]·x[t][c] for n tokens: x is [n][Cols]
+// row-major, out is [n][Rows]. Each chunk of weight rows is applied to all n tokens
+// while it is in cache, so the weights are streamed from memory once per call.
+func MatMul(out []float32, w *Matrix, x []float32, n int) {
+	if n <= 0 || w.Rows == 0 {
+		return
+	}
+	checkMatVec(out, w, x, n)
+	fns := active
+	rows, cols := w.Rows, w.Cols
+	chunk := chunkRows
+	if n > 1 && rows/chunk < 4*Threads() {
+		chunk = max(4, (rows/(4*Threads()))&^3) // keep every thread busy on short matrices
+	}
+	switch w.Type {
+	case F32:
+		f := fns.f32
+		if f == nil {
+			f = f32RowsGo
+		}
+		parallelFor(rows, chunk, func(lo, hi int) {
+			for t := range n {
+				f(out[t*rows:(t+1)*rows], w.F32, cols, x[t*cols:(t+1)*cols], lo, hi)
+			}
+		})
+	case BF16, F16:
+		f := fns.bf16
+		if w.Type == F16 {
+			f = fns.f16
+		}
+		parallelFor(rows, chunk, func(lo, hi int) {
+			for t := range n {
+				f(out[t*rows:(t+1)*rows], w.U16, cols, x[t*cols:(t+1)*cols], lo, hi)
+			}
+		})
+	case Q8_0, Q4_0:
+		useInt8 := (w.Type == Q8_0 && fns.q8 != nil) || (w.Type == Q4_0 && fns.q4 != nil)
+		if !useInt8 {
+			parallelFor(rows, chunk, func(lo, hi int) {
+				for t := range n {
+					xt := x[t*cols : (t+1)*cols]
+					if w.Type == Q8_0 {
+						q8RowsGo(out[t*rows:(t+1)*rows], w.Q8, w.Scales, cols, xt, lo, hi)
+					} else {
+						q4RowsGo(out[t*rows:(t+1)*rows], w.Q4, w.Scales, cols, xt, lo, hi)
+					}
+				}
+			})
+			return
+		}
+		sc := getQ8(n * cols)
+		nb := cols / BlockSize
+		parallelFor(n, 1, func(lo, hi int) {
+			for t := lo; t < hi; t++ {
+				QuantizeQ8Row(sc.q[t*cols:(t+1)*cols], sc.s[t*nb:(t+1)*nb], x[t*cols:(t+1)*cols])
+			}
+		})
+		parallelFor(rows, chunk, func(lo, hi int) {
+			for t := range n {
+				o := out[t*rows : (t+1)*rows]
+				xq, xs := sc.q[t*cols:(t+1)*cols], sc.s[t*nb:(t+1)*nb]
+				if w.Type == Q8_0 {
+					fns.q8(o, w.Q8, w.Scales, cols, xq, xs, lo, hi)
+				} else {
+					fns.q4(o, w.Q4, w.Scales, cols, xq, xs, lo, hi)
+				}
+			}
+		})
+		q8Pool.Put(sc)
+	default:
+		panic(fmt.Sprintf("kernels: matmul over unknown type %s", w.Type))
+	}
+}
+
+// ---- portable row kernels (the reference every fast kernel is tested against) ----
+
+func dotF32Go(a, b []float32) float32 {
+	b = b[:len(a)]
+	var s0, s1, s2, s3 float32
+	i := 0
+	for ; i+4 <= len(a); i += 4 {
+		s0 += a[i] * b[i]
+		s1 += a[i+1] * b[i+1]
+		s2 += a[i+2] * b[i+2]
+		s3 += a[i+3] * b[i+3]
+	}
+	for ; i < len(a); i++ {
+		s0 += a[i] * b[i]
+	}
+	return (s0 + s1) + (s2 + s3)
+}
+
+func f32RowsGo(out, w []float32, cols int, x []float32, lo, hi int) {
+	x = x[:cols]
+	for r := lo; r < hi; r++ {
+		out[r] = dotF32Go(w[r*cols:(r+1)*cols], x)
+	}
+}
+
+func bf16RowsGo(out []float32, w []uint16, cols int, x []float32, lo, hi int) {
+	x = x[:cols]
+	for r := lo; r < hi; r++ {
+		row := w[r*cols : (r+1)*cols]
+		row = row[:len(x)]
+		var s0, s1, s2, s3 float32
+		i := 0
+		for ; i+4 <= len(row); i += 4 {
+			s0 += BF16ToF32(row[i]) * x[i]
+			s1 += BF16ToF32(row[i+1]) * x[i+1]
+			s2 += BF16ToF32(row[i+2]) * x[i+2]
+			s3 += BF16ToF32(row[i+3]) * x[i+3]
+		}
+		for ; i < len(row); i++ {
+			s0 += BF16ToF32(row[i]) * x[i]
+		}
+		out[r] = (s0 + s1) + (s2 + s3)
+	}
+}
+
+func f16RowsGo(out []float32, w []uint16, cols int, x []float32, lo, hi int) {
+	t := f16Tab()
+	x = x[:cols]
+	for r := lo; r < hi; r++ {
+		row := w[r*cols : (r+1)*cols]
+		row = row[:len(x)]
+		var s0, s1 float32
+		i := 0
+		for ; i+2 <= len(row); i += 2 {
+			s0 += t[row[i]] * x[i]
+			s1 += t[row[i+1]] * x[i+1]
+		}
+		for ; i < len(row); i++ {
+			s0 += t[row[i]] * x[i]
+		}
+		out[r] = s0 + s1
+	}
+}
+
+func q8RowsGo(out []float32, w []int8, ws []float32, cols int, x []float32, lo, hi int) {
+	nb := cols / BlockSize
+	for r := lo; r < hi; r++ {
+		var sum float32
+		for b := range nb {
+			q := w[r*cols+b*BlockSize : r*cols+b*BlockSize+BlockSize]
+			xb := x[b*BlockSize : b*BlockSize+BlockSize]
+			var s0, s1, s2, s3 float32
+			for j := 0; j < BlockSize; j += 4 {
+				s0 += float32(q[j]) * xb[j]
+				s1 += float32(q[j+1]) * xb[j+1]
+				s2 += float32(q[j+2]) * xb[j+2]
+				s3 += float32(q[j+3]) * xb[j+3]
+			}
+			sum += ws[r*nb+b] * ((s0 + s1) + (s2 + s3))
+		}
+		out[r] = sum
+	}
+}
+
+func q4RowsGo(out []float32, w []byte, ws []float32, cols int, x []float32, lo, hi int) {
+	nb := cols / BlockSize
+	for r := lo; r < hi; r++ {
+		var sum float32
+		for b := range nb {
+			q := w[(r*nb+b)*16 : (r*nb+b)*16+16]
+			xb := x[b*BlockSize : b*BlockSize+BlockSize]
+			var s0, s1 float32
+			for j, v := range q {
+				s0 += float32(int(v&15)-8) * xb[j]
+				s1 += float32(int(v>>4)-8) * xb[j+16]
+			}
+			sum += ws[r*nb+b] * (s0 + s1)
+		}
+		out[r] = sum
+	}
+}
+
+// q8q8RowsGo is the portable twin of the int8 fast path: x already quantised to
+// Q8_0, integer dot per block, scaled by both scales. Tests hold the assembly to it.
+func q8q8RowsGo(out []float32, w []int8, ws []float32, cols int, xq []int8, xs []float32, lo, hi int) {
+	nb := cols / BlockSize
+	for r := lo; r < hi; r++ {
+		var sum float32
+		for b := range nb {
+			q := w[r*cols+b*BlockSize : r*cols+b*BlockSize+BlockSize]
+			xb := xq[b*BlockSize : b*BlockSize+BlockSize]
+			var acc int32
+			for j := range q {
+				acc += int32(q[j]) * int32(xb[j])
+			}
+			sum += ws[r*nb+b] * xs[b] * float32(acc)
+		}
+		out[r] = sum
+	}
+}
+
+// q4q8RowsGo is q8q8RowsGo for Q4_0 weights.
+func q4q8RowsGo(out []float32, w []byte, ws []float32, cols int, xq []int8, xs []float32, lo, hi int) {
+	nb := cols / BlockSize
+	for r := lo; r < hi; r++ {
+		var sum float32
+		for b := range nb {
+			q := w[(r*nb+b)*16 : (r*nb+b)*16+16]
+			xb := xq[b*BlockSize : b*BlockSize+BlockSize]
+			var acc int32
+			for j, v := range q {
+				acc += int32(int(v&15)-8)*int32(xb[j]) + int32(int(v>>4)-8)*int32(xb[j+16])
+			}
+			sum += ws[r*nb+b] * xs[b] * float32(acc)
+		}
+		out[r] = sum
+	}
+}
