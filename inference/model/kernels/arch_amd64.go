@@ -2,11 +2,181 @@
 
 package kernels
 
+import (
+	"unsafe"
+
+	"golang.org/x/sys/cpu"
+)
+
 const fastName = "avx2"
 
-var fastAvailable = false
+// fastAvailable: the assembly needs AVX2 and FMA (and the OS saving Y registers,
+// which x/sys/cpu folds into HasAVX2).
+var fastAvailable = cpu.X86.HasAVX2 && cpu.X86.HasFMA
+
+//go:noescape
+func f32Dot4AVX2(w *float32, stride uintptr, x *float32, n int, out *float32)
+
+//go:noescape
+func bf16Dot4AVX2(w *uint16, stride uintptr, x *float32, n int, out *float32)
+
+//go:noescape
+func q8Dot4AVX2(w *int8, wstride uintptr, ws *float32, sstride uintptr, xq *int8, xs *float32, nb int, out *float32)
+
+//go:noescape
+func q4Dot4AVX2(w *byte, wstride uintptr, ws *float32, sstride uintptr, xq *int8, xs *float32, nb int, out *float32)
+
+//go:noescape
+func dotAVX2(a, b *float32, n int) float32
+
+//go:noescape
+func axpyAVX2(y, x *float32, a float32, n int)
+
+//go:noescape
+func sumAVX2(p *float32, n int) float32
 
 func init() {
 	fastFns = portableFns
+	if fastAvailable {
+		fastFns.f32 = f32RowsAVX2
+		fastFns.bf16 = bf16RowsAVX2
+		fastFns.q8 = q8RowsAVX2
+		fastFns.q4 = q4RowsAVX2
+		fastFns.dot = dotFast
+		fastFns.axpy = axpyFast
+		sumFast = sumF32Fast
+	}
 	selectKernels()
+}
+
+// The Go wrappers check bounds once per call (the assembly does none), run the
+// assembly over whole groups of four rows and whole vectors, and finish ragged
+// rows and columns with the portable code.
+
+func f32RowsAVX2(out, w []float32, cols int, x []float32, lo, hi int) {
+	if hi <= lo {
+		return
+	}
+	n := cols &^ 7
+	x = x[:cols]
+	_ = w[hi*cols-1]
+	_ = out[hi-1]
+	if n == 0 {
+		f32RowsGo(out, w, cols, x, lo, hi)
+		return
+	}
+	r := lo
+	for ; r+4 <= hi; r += 4 {
+		f32Dot4AVX2(&w[r*cols], uintptr(cols)*4, &x[0], n, &out[r])
+	}
+	for ; r < hi; r++ {
+		out[r] = dotAVX2(&w[r*cols], &x[0], n)
+	}
+	if n < cols {
+		for r := lo; r < hi; r++ {
+			out[r] += dotF32Go(w[r*cols+n:(r+1)*cols], x[n:])
+		}
+	}
+}
+
+func bf16RowsAVX2(out []float32, w []uint16, cols int, x []float32, lo, hi int) {
+	if hi <= lo {
+		return
+	}
+	n := cols &^ 7
+	x = x[:cols]
+	_ = w[hi*cols-1]
+	_ = out[hi-1]
+	r := lo
+	if n > 0 {
+		for ; r+4 <= hi; r += 4 {
+			bf16Dot4AVX2(&w[r*cols], uintptr(cols)*2, &x[0], n, &out[r])
+		}
+	}
+	if r < hi {
+		bf16RowsGo(out, w, cols, x, r, hi)
+	}
+	if n > 0 && n < cols {
+		for rr := lo; rr < r; rr++ {
+			var s float32
+			for c := n; c < cols; c++ {
+				s += BF16ToF32(w[rr*cols+c]) * x[c]
+			}
+			out[rr] += s
+		}
+	}
+}
+
+func q8RowsAVX2(out []float32, w []int8, ws []float32, cols int, xq []int8, xs []float32, lo, hi int) {
+	if hi <= lo {
+		return
+	}
+	nb := cols / BlockSize
+	_ = xq[nb*BlockSize-1]
+	_ = xs[nb-1]
+	_ = w[hi*cols-1]
+	_ = ws[hi*nb-1]
+	_ = out[hi-1]
+	r := lo
+	for ; r+4 <= hi; r += 4 {
+		q8Dot4AVX2(&w[r*cols], uintptr(cols), &ws[r*nb], uintptr(nb)*4, &xq[0], &xs[0], nb, &out[r])
+	}
+	if r < hi {
+		q8q8RowsGo(out, w, ws, cols, xq, xs, r, hi)
+	}
+}
+
+func q4RowsAVX2(out []float32, w []byte, ws []float32, cols int, xq []int8, xs []float32, lo, hi int) {
+	if hi <= lo {
+		return
+	}
+	nb := cols / BlockSize
+	_ = xq[nb*BlockSize-1]
+	_ = xs[nb-1]
+	_ = w[hi*nb*16-1]
+	_ = ws[hi*nb-1]
+	_ = out[hi-1]
+	r := lo
+	for ; r+4 <= hi; r += 4 {
+		q4Dot4AVX2(&w[r*nb*16], uintptr(nb)*16, &ws[r*nb], uintptr(nb)*4, &xq[0], &xs[0], nb, &out[r])
+	}
+	if r < hi {
+		q4q8RowsGo(out, w, ws, cols, xq, xs, r, hi)
+	}
+}
+
+func dotFast(a, b []float32) float32 {
+	b = b[:len(a)]
+	n := len(a) &^ 7
+	var s float32
+	if n > 0 {
+		s = dotAVX2(&a[0], &b[0], n)
+	}
+	for i := n; i < len(a); i++ {
+		s += a[i] * b[i]
+	}
+	return s
+}
+
+func axpyFast(y []float32, a float32, x []float32) {
+	x = x[:len(y)]
+	n := len(y) &^ 7
+	if n > 0 {
+		axpyAVX2(&y[0], &x[0], a, n)
+	}
+	for i := n; i < len(y); i++ {
+		y[i] += a * x[i]
+	}
+}
+
+func sumF32Fast(p []float32) float32 {
+	n := len(p) &^ 63
+	var s float32
+	if n > 0 {
+		s = sumAVX2((*float32)(unsafe.Pointer(unsafe.SliceData(p))), n)
+	}
+	for _, v := range p[n:] {
+		s += v
+	}
+	return s
 }

@@ -1,0 +1,399 @@
+//go:build amd64
+
+#include "textflag.h"
+
+// Hand-written AVX2+FMA kernels (avo was not available to this build; the file is
+// plain Go assembly). Every routine that touches Y registers ends with VZEROUPPER:
+// Go's scalar float code uses legacy SSE encodings, and leaving the upper halves
+// dirty makes every later SSE instruction pay a transition penalty.
+
+// reduce4 sums each of Y4..Y7 horizontally and stores the four results at (R).
+#define REDUCE4(R) \
+	VHADDPS Y5, Y4, Y4 \
+	VHADDPS Y7, Y6, Y6 \
+	VHADDPS Y6, Y4, Y4 \
+	VEXTRACTF128 $1, Y4, X5 \
+	VADDPS X5, X4, X4 \
+	VMOVUPS X4, (R)
+
+// func f32Dot4AVX2(w *float32, stride uintptr, x *float32, n int, out *float32)
+// out[i] = Σ_{c<n} w[i*stride/4 + c]·x[c] for i in 0..3; n is a multiple of 8.
+// Four rows share every load of x; two vectors per row per step keep eight
+// independent FMA chains in flight.
+TEXT ·f32Dot4AVX2(SB), NOSPLIT, $0-40
+	MOVQ w+0(FP), SI
+	MOVQ stride+8(FP), DX
+	MOVQ x+16(FP), AX
+	MOVQ n+24(FP), CX
+	MOVQ out+32(FP), BX
+	LEAQ (SI)(DX*1), DI
+	LEAQ (DI)(DX*1), R10
+	LEAQ (R10)(DX*1), R11
+	VXORPS Y4, Y4, Y4
+	VXORPS Y5, Y5, Y5
+	VXORPS Y6, Y6, Y6
+	VXORPS Y7, Y7, Y7
+	VXORPS Y8, Y8, Y8
+	VXORPS Y9, Y9, Y9
+	VXORPS Y10, Y10, Y10
+	VXORPS Y11, Y11, Y11
+	SHLQ $2, CX
+	MOVQ CX, R13
+	ANDQ $-64, R13
+	XORQ R12, R12
+
+f32d4loop:
+	CMPQ R12, R13
+	JGE  f32d4tail
+	VMOVUPS (AX)(R12*1), Y0
+	VMOVUPS 32(AX)(R12*1), Y1
+	VFMADD231PS (SI)(R12*1), Y0, Y4
+	VFMADD231PS 32(SI)(R12*1), Y1, Y8
+	VFMADD231PS (DI)(R12*1), Y0, Y5
+	VFMADD231PS 32(DI)(R12*1), Y1, Y9
+	VFMADD231PS (R10)(R12*1), Y0, Y6
+	VFMADD231PS 32(R10)(R12*1), Y1, Y10
+	VFMADD231PS (R11)(R12*1), Y0, Y7
+	VFMADD231PS 32(R11)(R12*1), Y1, Y11
+	ADDQ $64, R12
+	JMP  f32d4loop
+
+f32d4tail:
+	CMPQ R12, CX
+	JGE  f32d4done
+	VMOVUPS (AX)(R12*1), Y0
+	VFMADD231PS (SI)(R12*1), Y0, Y4
+	VFMADD231PS (DI)(R12*1), Y0, Y5
+	VFMADD231PS (R10)(R12*1), Y0, Y6
+	VFMADD231PS (R11)(R12*1), Y0, Y7
+
+f32d4done:
+	VADDPS Y8, Y4, Y4
+	VADDPS Y9, Y5, Y5
+	VADDPS Y10, Y6, Y6
+	VADDPS Y11, Y7, Y7
+	REDUCE4(BX)
+	VZEROUPPER
+	RET
+
+// func bf16Dot4AVX2(w *uint16, stride uintptr, x *float32, n int, out *float32)
+// As f32Dot4AVX2 over bfloat16 weights (stride in bytes): each weight widens to
+// float32 by zero-extension and a 16-bit left shift, then FMA.
+TEXT ·bf16Dot4AVX2(SB), NOSPLIT, $0-40
+	MOVQ w+0(FP), SI
+	MOVQ stride+8(FP), DX
+	MOVQ x+16(FP), AX
+	MOVQ n+24(FP), CX
+	MOVQ out+32(FP), BX
+	LEAQ (SI)(DX*1), DI
+	LEAQ (DI)(DX*1), R10
+	LEAQ (R10)(DX*1), R11
+	VXORPS Y4, Y4, Y4
+	VXORPS Y5, Y5, Y5
+	VXORPS Y6, Y6, Y6
+	VXORPS Y7, Y7, Y7
+	VXORPS Y8, Y8, Y8
+	VXORPS Y9, Y9, Y9
+	VXORPS Y10, Y10, Y10
+	VXORPS Y11, Y11, Y11
+	SHLQ $1, CX            // bytes of weights per row
+	MOVQ CX, R13
+	ANDQ $-32, R13
+	XORQ R12, R12          // byte offset into each row; x offset is twice it
+
+bf16d4loop:
+	CMPQ R12, R13
+	JGE  bf16d4tail
+	VMOVUPS (AX)(R12*2), Y0
+	VMOVUPS 32(AX)(R12*2), Y1
+	VPMOVZXWD (SI)(R12*1), Y2
+	VPMOVZXWD 16(SI)(R12*1), Y3
+	VPMOVZXWD (DI)(R12*1), Y12
+	VPMOVZXWD 16(DI)(R12*1), Y13
+	VPSLLD $16, Y2, Y2
+	VPSLLD $16, Y3, Y3
+	VPSLLD $16, Y12, Y12
+	VPSLLD $16, Y13, Y13
+	VFMADD231PS Y2, Y0, Y4
+	VFMADD231PS Y3, Y1, Y8
+	VFMADD231PS Y12, Y0, Y5
+	VFMADD231PS Y13, Y1, Y9
+	VPMOVZXWD (R10)(R12*1), Y2
+	VPMOVZXWD 16(R10)(R12*1), Y3
+	VPMOVZXWD (R11)(R12*1), Y14
+	VPMOVZXWD 16(R11)(R12*1), Y15
+	VPSLLD $16, Y2, Y2
+	VPSLLD $16, Y3, Y3
+	VPSLLD $16, Y14, Y14
+	VPSLLD $16, Y15, Y15
+	VFMADD231PS Y2, Y0, Y6
+	VFMADD231PS Y3, Y1, Y10
+	VFMADD231PS Y14, Y0, Y7
+	VFMADD231PS Y15, Y1, Y11
+	ADDQ $32, R12
+	JMP  bf16d4loop
+
+bf16d4tail:
+	CMPQ R12, CX
+	JGE  bf16d4done
+	VMOVUPS (AX)(R12*2), Y0
+	VPMOVZXWD (SI)(R12*1), Y2
+	VPMOVZXWD (DI)(R12*1), Y3
+	VPMOVZXWD (R10)(R12*1), Y12
+	VPMOVZXWD (R11)(R12*1), Y13
+	VPSLLD $16, Y2, Y2
+	VPSLLD $16, Y3, Y3
+	VPSLLD $16, Y12, Y12
+	VPSLLD $16, Y13, Y13
+	VFMADD231PS Y2, Y0, Y4
+	VFMADD231PS Y3, Y0, Y5
+	VFMADD231PS Y12, Y0, Y6
+	VFMADD231PS Y13, Y0, Y7
+
+bf16d4done:
+	VADDPS Y8, Y4, Y4
+	VADDPS Y9, Y5, Y5
+	VADDPS Y10, Y6, Y6
+	VADDPS Y11, Y7, Y7
+	REDUCE4(BX)
+	VZEROUPPER
+	RET
+
+// One row's int8 block dot, AVX2: |w| (VPSIGNB w,w) as unsigned times x·sign(w)
+// as signed (VPMADDUBSW: int16 pairs, at most 2·127·127 so no saturation), pairs
+// summed to int32 against ones (VPMADDWD), converted, then scaled by
+// wscale·xscale and accumulated. W holds the 32 weight bytes; Y0 = x quants,
+// Y1 = x scale broadcast, Y15 = int16 ones; T is a temporary; ACC the accumulator.
+#define Q8BLOCK(W, T, SCALE, ACC) \
+	VPSIGNB W, W, T \
+	VPSIGNB W, Y0, W \
+	VPMADDUBSW W, T, W \
+	VPMADDWD Y15, W, W \
+	VCVTDQ2PS W, W \
+	VBROADCASTSS SCALE, T \
+	VMULPS Y1, T, T \
+	VFMADD231PS T, W, ACC
+
+// func q8Dot4AVX2(w *int8, wstride uintptr, ws *float32, sstride uintptr, xq *int8, xs *float32, nb int, out *float32)
+// Four Q8_0 rows (row i at w+i*wstride, its scales at ws+i*sstride) against x
+// quantised to Q8_0 (xq, xs), nb blocks of 32.
+TEXT ·q8Dot4AVX2(SB), NOSPLIT, $0-64
+	MOVQ w+0(FP), SI
+	MOVQ wstride+8(FP), DX
+	MOVQ ws+16(FP), R8
+	MOVQ sstride+24(FP), R9
+	MOVQ xq+32(FP), AX
+	MOVQ xs+40(FP), BX
+	MOVQ nb+48(FP), CX
+	LEAQ (SI)(DX*1), DI
+	LEAQ (DI)(DX*1), R10
+	LEAQ (R10)(DX*1), R11
+	LEAQ (R8)(R9*2), R13
+	ADDQ R9, R13           // row 3's scales
+	VPCMPEQW Y15, Y15, Y15
+	VPSRLW $15, Y15, Y15   // int16 ones
+	VXORPS Y4, Y4, Y4
+	VXORPS Y5, Y5, Y5
+	VXORPS Y6, Y6, Y6
+	VXORPS Y7, Y7, Y7
+
+q8d4loop:
+	VMOVDQU (AX), Y0
+	VBROADCASTSS (BX), Y1
+	VMOVDQU (SI), Y2
+	VMOVDQU (DI), Y8
+	VMOVDQU (R10), Y10
+	VMOVDQU (R11), Y12
+	Q8BLOCK(Y2, Y3, (R8), Y4)
+	Q8BLOCK(Y8, Y9, (R8)(R9*1), Y5)
+	Q8BLOCK(Y10, Y11, (R8)(R9*2), Y6)
+	Q8BLOCK(Y12, Y13, (R13), Y7)
+	ADDQ $32, AX
+	ADDQ $4, BX
+	ADDQ $32, SI
+	ADDQ $32, DI
+	ADDQ $32, R10
+	ADDQ $32, R11
+	ADDQ $4, R8
+	ADDQ $4, R13
+	DECQ CX
+	JNZ  q8d4loop
+
+	MOVQ out+56(FP), BX
+	REDUCE4(BX)
+	VZEROUPPER
+	RET
+
+// Q4NIBBLES widens the 16 bytes of one Q4_0 block at MEM into 32 signed bytes in
+// W (weights 0..15 from the low nibbles, 16..31 from the high ones, minus 8),
+// using T; Y14 = 0x0F bytes, Y13 = 8s.
+#define Q4NIBBLES(MEM, W, X_W, X_T, T) \
+	VMOVDQU MEM, X_W \
+	VPSRLW $4, X_W, X_T \
+	VINSERTI128 $1, X_T, W, W \
+	VPAND Y14, W, W \
+	VPSUBB Y13, W, W
+
+// func q4Dot4AVX2(w *byte, wstride uintptr, ws *float32, sstride uintptr, xq *int8, xs *float32, nb int, out *float32)
+// As q8Dot4AVX2 over Q4_0 rows (16 bytes per block).
+TEXT ·q4Dot4AVX2(SB), NOSPLIT, $0-64
+	MOVQ w+0(FP), SI
+	MOVQ wstride+8(FP), DX
+	MOVQ ws+16(FP), R8
+	MOVQ sstride+24(FP), R9
+	MOVQ xq+32(FP), AX
+	MOVQ xs+40(FP), BX
+	MOVQ nb+48(FP), CX
+	LEAQ (SI)(DX*1), DI
+	LEAQ (DI)(DX*1), R10
+	LEAQ (R10)(DX*1), R11
+	LEAQ (R8)(R9*2), R12
+	ADDQ R9, R12
+	VPCMPEQW Y15, Y15, Y15
+	VPSRLW $15, Y15, Y15
+	MOVQ $0x0f0f0f0f0f0f0f0f, DX
+	MOVQ DX, X14
+	VPBROADCASTQ X14, Y14
+	MOVQ $0x0808080808080808, DX
+	MOVQ DX, X13
+	VPBROADCASTQ X13, Y13
+	VXORPS Y4, Y4, Y4
+	VXORPS Y5, Y5, Y5
+	VXORPS Y6, Y6, Y6
+	VXORPS Y7, Y7, Y7
+
+q4d4loop:
+	VMOVDQU (AX), Y0
+	VBROADCASTSS (BX), Y1
+	Q4NIBBLES((SI), Y2, X2, X3, Y3)
+	Q4NIBBLES((DI), Y8, X8, X9, Y9)
+	Q8BLOCK(Y2, Y3, (R8), Y4)
+	Q8BLOCK(Y8, Y9, (R8)(R9*1), Y5)
+	Q4NIBBLES((R10), Y10, X10, X11, Y11)
+	Q4NIBBLES((R11), Y2, X2, X3, Y3)
+	Q8BLOCK(Y10, Y11, (R8)(R9*2), Y6)
+	Q8BLOCK(Y2, Y3, (R12), Y7)
+	ADDQ $32, AX
+	ADDQ $4, BX
+	ADDQ $16, SI
+	ADDQ $16, DI
+	ADDQ $16, R10
+	ADDQ $16, R11
+	ADDQ $4, R8
+	ADDQ $4, R12
+	DECQ CX
+	JNZ  q4d4loop
+
+	MOVQ out+56(FP), BX
+	REDUCE4(BX)
+	VZEROUPPER
+	RET
+
+// func dotAVX2(a, b *float32, n int) float32
+// n is a multiple of 8.
+TEXT ·dotAVX2(SB), NOSPLIT, $0-28
+	MOVQ a+0(FP), SI
+	MOVQ b+8(FP), DI
+	MOVQ n+16(FP), CX
+	VXORPS Y0, Y0, Y0
+	VXORPS Y1, Y1, Y1
+	SHLQ $2, CX
+	MOVQ CX, R13
+	ANDQ $-64, R13
+	XORQ R12, R12
+
+dotloop:
+	CMPQ R12, R13
+	JGE  dottail
+	VMOVUPS (SI)(R12*1), Y2
+	VMOVUPS 32(SI)(R12*1), Y3
+	VFMADD231PS (DI)(R12*1), Y2, Y0
+	VFMADD231PS 32(DI)(R12*1), Y3, Y1
+	ADDQ $64, R12
+	JMP  dotloop
+
+dottail:
+	CMPQ R12, CX
+	JGE  dotdone
+	VMOVUPS (SI)(R12*1), Y2
+	VFMADD231PS (DI)(R12*1), Y2, Y0
+
+dotdone:
+	VADDPS Y1, Y0, Y0
+	VEXTRACTF128 $1, Y0, X1
+	VADDPS X1, X0, X0
+	VHADDPS X0, X0, X0
+	VHADDPS X0, X0, X0
+	VZEROUPPER
+	MOVSS X0, ret+24(FP)
+	RET
+
+// func axpyAVX2(y, x *float32, a float32, n int)
+// y[i] += a·x[i] for i < n; n is a multiple of 8.
+TEXT ·axpyAVX2(SB), NOSPLIT, $0-32
+	MOVQ y+0(FP), DI
+	MOVQ x+8(FP), SI
+	VBROADCASTSS a+16(FP), Y0
+	MOVQ n+24(FP), CX
+	SHLQ $2, CX
+	XORQ R12, R12
+
+axpyloop:
+	CMPQ R12, CX
+	JGE  axpydone
+	VMOVUPS (DI)(R12*1), Y1
+	VFMADD231PS (SI)(R12*1), Y0, Y1
+	VMOVUPS Y1, (DI)(R12*1)
+	ADDQ $32, R12
+	JMP  axpyloop
+
+axpydone:
+	VZEROUPPER
+	RET
+
+// func sumAVX2(p *float32, n int) float32
+// Σ p[i] for i < n, n a multiple of 64: the streaming read of the bandwidth
+// measurement (eight independent adders, 256 bytes per step).
+TEXT ·sumAVX2(SB), NOSPLIT, $0-20
+	MOVQ p+0(FP), SI
+	MOVQ n+8(FP), CX
+	SHRQ $6, CX
+	VXORPS Y0, Y0, Y0
+	VXORPS Y1, Y1, Y1
+	VXORPS Y2, Y2, Y2
+	VXORPS Y3, Y3, Y3
+	VXORPS Y4, Y4, Y4
+	VXORPS Y5, Y5, Y5
+	VXORPS Y6, Y6, Y6
+	VXORPS Y7, Y7, Y7
+	TESTQ CX, CX
+	JZ    sumdone
+
+sumloop:
+	VADDPS (SI), Y0, Y0
+	VADDPS 32(SI), Y1, Y1
+	VADDPS 64(SI), Y2, Y2
+	VADDPS 96(SI), Y3, Y3
+	VADDPS 128(SI), Y4, Y4
+	VADDPS 160(SI), Y5, Y5
+	VADDPS 192(SI), Y6, Y6
+	VADDPS 224(SI), Y7, Y7
+	ADDQ $256, SI
+	DECQ CX
+	JNZ  sumloop
+
+sumdone:
+	VADDPS Y1, Y0, Y0
+	VADDPS Y3, Y2, Y2
+	VADDPS Y5, Y4, Y4
+	VADDPS Y7, Y6, Y6
+	VADDPS Y2, Y0, Y0
+	VADDPS Y6, Y4, Y4
+	VADDPS Y4, Y0, Y0
+	VEXTRACTF128 $1, Y0, X1
+	VADDPS X1, X0, X0
+	VHADDPS X0, X0, X0
+	VHADDPS X0, X0, X0
+	VZEROUPPER
+	MOVSS X0, ret+16(FP)
+	RET
