@@ -1,0 +1,109 @@
+package config
+
+import (
+	"fmt"
+	"regexp"
+	"strings"
+
+	"github.com/google/shlex"
+)
+
+// The blueprints run each container as /bin/sh -c "<one string>"; overrides and fixes edit that
+// string as shell words, so a value is never spliced into it as raw text.
+
+func splitArgs(s string) ([]string, error) {
+	t, err := shlex.Split(s)
+	if err != nil {
+		return nil, fmt.Errorf("splitting the command line %q into words: %w", s, err)
+	}
+	return t, nil
+}
+
+var shellSafe = regexp.MustCompile(`^[A-Za-z0-9_@%+=:,./-]+$`)
+
+// shellQuote quotes a word for /bin/sh when it needs it (as Python's shlex.quote does).
+func shellQuote(w string) string {
+	if w != "" && shellSafe.MatchString(w) {
+		return w
+	}
+	return "'" + strings.ReplaceAll(w, "'", `'"'"'`) + "'"
+}
+
+func joinArgs(words []string) string {
+	q := make([]string, len(words))
+	for i, w := range words {
+		q[i] = shellQuote(w)
+	}
+	return strings.Join(q, " ")
+}
+
+// flagValue finds --flag value or --flag=value.
+func flagValue(words []string, flag string) (string, bool) {
+	for i, w := range words {
+		if w == flag {
+			if i+1 < len(words) {
+				return words[i+1], true
+			}
+			return "", true
+		}
+		if v, ok := strings.CutPrefix(w, flag+"="); ok {
+			return v, true
+		}
+	}
+	return "", false
+}
+
+func hasFlag(words []string, flag string) bool {
+	_, ok := flagValue(words, flag)
+	return ok
+}
+
+// setFlag replaces the value of every occurrence of flag (keeping its --f v or --f=v form), or appends
+// "flag value" when the flag is absent.
+func setFlag(words []string, flag, value string) []string {
+	out := append([]string(nil), words...)
+	found := false
+	for i := 0; i < len(out); i++ {
+		switch {
+		case out[i] == flag:
+			found = true
+			if i+1 < len(out) && !strings.HasPrefix(out[i+1], "--") {
+				out[i+1] = value
+				i++
+			} else {
+				out = append(out[:i+1], append([]string{value}, out[i+1:]...)...)
+				i++
+			}
+		case strings.HasPrefix(out[i], flag+"="):
+			found = true
+			out[i] = flag + "=" + value
+		}
+	}
+	if !found {
+		out = append(out, flag, value)
+	}
+	return out
+}
+
+// addSwitch appends a valueless flag unless present.
+func addSwitch(words []string, flag string) []string {
+	if hasFlag(words, flag) {
+		return words
+	}
+	return append(append([]string(nil), words...), flag)
+}
+
+// pythonModule is the module of "python3 -m MODULE …", or "".
+func pythonModule(words []string) string {
+	for i := 0; i+1 < len(words); i++ {
+		if words[i] == "-m" {
+			return words[i+1]
+		}
+	}
+	return ""
+}
+
+const (
+	moduleSGLang   = "dynamo.sglang"
+	moduleFrontend = "dynamo.frontend"
+)
