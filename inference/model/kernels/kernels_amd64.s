@@ -159,15 +159,15 @@ bf16d4done:
 	VZEROUPPER
 	RET
 
-// One row's int8 block dot, AVX2: |w| (VPSIGNB w,w) as unsigned times x·sign(w)
-// as signed (VPMADDUBSW: int16 pairs, at most 2·127·127 so no saturation), pairs
-// summed to int32 against ones (VPMADDWD), converted, then scaled by
-// wscale·xscale and accumulated. W holds the 32 weight bytes; Y0 = x quants,
-// Y1 = x scale broadcast, Y15 = int16 ones; T is a temporary; ACC the accumulator.
-#define Q8BLOCK(W, T, SCALE, ACC) \
-	VPSIGNB W, W, T \
-	VPSIGNB W, Y0, W \
-	VPMADDUBSW W, T, W \
+// One row's int8 block dot, AVX2: |x| as unsigned times w·sign(x) as signed
+// (VPMADDUBSW: int16 pairs, at most 2·128·127 so no saturation), pairs summed to
+// int32 against ones (VPMADDWD), converted, then scaled by wscale·xscale and
+// accumulated. Taking the sign from x lets |x| be computed once per block for all
+// rows. W holds the 32 weight bytes; Y0 = x quants, ABSX = |x|, Y1 = x scale
+// broadcast, Y15 = int16 ones; T is a temporary; ACC the accumulator.
+#define Q8BLOCK(W, T, SCALE, ACC, ABSX) \
+	VPSIGNB Y0, W, W \
+	VPMADDUBSW W, ABSX, W \
 	VPMADDWD Y15, W, W \
 	VCVTDQ2PS W, W \
 	VBROADCASTSS SCALE, T \
@@ -200,14 +200,15 @@ TEXT ·q8Dot4AVX2(SB), NOSPLIT, $0-64
 q8d4loop:
 	VMOVDQU (AX), Y0
 	VBROADCASTSS (BX), Y1
+	VPSIGNB Y0, Y0, Y14
 	VMOVDQU (SI), Y2
 	VMOVDQU (DI), Y8
 	VMOVDQU (R10), Y10
 	VMOVDQU (R11), Y12
-	Q8BLOCK(Y2, Y3, (R8), Y4)
-	Q8BLOCK(Y8, Y9, (R8)(R9*1), Y5)
-	Q8BLOCK(Y10, Y11, (R8)(R9*2), Y6)
-	Q8BLOCK(Y12, Y13, (R13), Y7)
+	Q8BLOCK(Y2, Y3, (R8), Y4, Y14)
+	Q8BLOCK(Y8, Y9, (R8)(R9*1), Y5, Y14)
+	Q8BLOCK(Y10, Y11, (R8)(R9*2), Y6, Y14)
+	Q8BLOCK(Y12, Y13, (R13), Y7, Y14)
 	ADDQ $32, AX
 	ADDQ $4, BX
 	ADDQ $32, SI
@@ -265,14 +266,15 @@ TEXT ·q4Dot4AVX2(SB), NOSPLIT, $0-64
 q4d4loop:
 	VMOVDQU (AX), Y0
 	VBROADCASTSS (BX), Y1
+	VPSIGNB Y0, Y0, Y12
 	Q4NIBBLES((SI), Y2, X2, X3, Y3)
 	Q4NIBBLES((DI), Y8, X8, X9, Y9)
-	Q8BLOCK(Y2, Y3, (R8), Y4)
-	Q8BLOCK(Y8, Y9, (R8)(R9*1), Y5)
+	Q8BLOCK(Y2, Y3, (R8), Y4, Y12)
+	Q8BLOCK(Y8, Y9, (R8)(R9*1), Y5, Y12)
 	Q4NIBBLES((R10), Y10, X10, X11, Y11)
 	Q4NIBBLES((R11), Y2, X2, X3, Y3)
-	Q8BLOCK(Y10, Y11, (R8)(R9*2), Y6)
-	Q8BLOCK(Y2, Y3, (R12), Y7)
+	Q8BLOCK(Y10, Y11, (R8)(R9*2), Y6, Y12)
+	Q8BLOCK(Y2, Y3, (R12), Y7, Y12)
 	ADDQ $32, AX
 	ADDQ $4, BX
 	ADDQ $16, SI

@@ -1,0 +1,254 @@
+package modelbench
+
+import (
+	"context"
+	"fmt"
+	"io"
+	"math/rand/v2"
+	"text/tabwriter"
+	"time"
+
+	"github.com/radixops/radix/inference/kvcache"
+	"github.com/radixops/radix/inference/model"
+	"github.com/radixops/radix/inference/model/kernels"
+)
+
+// Options say what to measure. Zero values take the defaults of `radix bench model`.
+type Options struct {
+	Threads        int   // worker threads for the kernels; 0: all cores
+	PromptLens     []int // prefill lengths timed at batch 1 (default 64, 512)
+	DecodeSteps    int   // timed decode steps per batch size (default 16)
+	DecodeContext  int   // prompt length before decode is timed (default 64)
+	Batches        []int // decode batch sizes (default 1, 4, 8)
+	BandwidthBytes int64 // size of the streaming-read buffer (default 512 MiB)
+	Seed           uint64
+	Log            io.Writer // progress lines; nil: none
+}
+
+func (o *Options) defaults() {
+	if len(o.PromptLens) == 0 {
+		o.PromptLens = []int{64, 512}
+	}
+	if o.DecodeSteps <= 0 {
+		o.DecodeSteps = 16
+	}
+	if o.DecodeContext <= 0 {
+		o.DecodeContext = 64
+	}
+	if len(o.Batches) == 0 {
+		o.Batches = []int{1, 4, 8}
+	}
+	if o.BandwidthBytes <= 0 {
+		o.BandwidthBytes = 512 << 20
+	}
+	if o.Log == nil {
+		o.Log = io.Discard
+	}
+}
+
+// Prefill is one timed prompt.
+type Prefill struct {
+	Tokens    int
+	Seconds   float64
+	TokPerSec float64
+}
+
+// Decode is the decode throughput at one batch size.
+type Decode struct {
+	Batch       int
+	Steps       int
+	StepSeconds float64 // mean time of one step (one new token per sequence)
+	TokPerSec   float64 // Batch / StepSeconds
+	// BytesPerStep is what one step reads: the weights once, plus each sequence's KV.
+	BytesPerStep float64
+	// BandwidthFraction is BytesPerStep / StepSeconds over the measured bandwidth.
+	BandwidthFraction float64
+}
+
+// Result is one run of the benchmark.
+type Result struct {
+	Config      model.Config
+	WeightType  string // as the model reports it (f32, bf16, q8_0, q4_0)
+	Kernels     string // instruction set of the kernels in use
+	Threads     int
+	WeightBytes int64   // bytes of weight matrices one decode step streams (the model's count)
+	KVBytes     float64 // bytes per attended position per sequence (all layers, K and V)
+	Bandwidth   float64 // bytes/s, streaming read on Threads threads, same run
+	Prefill     []Prefill
+	Decode      []Decode
+}
+
+// Run measures m with the kernels' worker pool set to o.Threads threads (restored
+// afterwards).
+func Run(ctx context.Context, m *model.Model, o Options) (*Result, error) {
+	o.defaults()
+	old := kernels.Threads()
+	kernels.SetThreads(o.Threads)
+	defer kernels.SetThreads(old)
+	cfg := m.Config()
+	r := &Result{Config: cfg, WeightType: m.WeightType(), Kernels: kernels.Accelerated(), Threads: kernels.Threads(), WeightBytes: m.WeightBytes()}
+
+	fmt.Fprintf(o.Log, "measuring streaming read bandwidth over %d MiB on %d threads...\n", o.BandwidthBytes>>20, r.Threads)
+	bw, err := kernels.MeasureReadBandwidth(o.BandwidthBytes, r.Threads)
+	if err != nil {
+		return nil, fmt.Errorf("bench model: %w", err)
+	}
+	r.Bandwidth = bw
+
+	maxBatch := 1
+	for _, b := range o.Batches {
+		maxBatch = max(maxBatch, b)
+	}
+	longest := o.DecodeContext + o.DecodeSteps + 1
+	for _, p := range o.PromptLens {
+		longest = max(longest, p)
+	}
+	const pageSize = 16
+	pool, err := m.NewKVPool(maxBatch*(longest+pageSize)+pageSize, pageSize)
+	if err != nil {
+		return nil, fmt.Errorf("bench model: making the KV pool: %w", err)
+	}
+	r.KVBytes = float64(cfg.Layers*2*cfg.KVHeads*cfg.HeadDim) * float64(pool.DType().Size())
+	rng := rand.New(rand.NewPCG(o.Seed, 0x5eed))
+	logits := make([][]float32, maxBatch)
+	for i := range logits {
+		logits[i] = make([]float32, cfg.Vocab)
+	}
+
+	// Warm-up: one short step pages in the weights (they may be a fresh mmap).
+	fmt.Fprintf(o.Log, "warming up...\n")
+	if _, err := prefill(ctx, m, pool, rng, 8, logits); err != nil {
+		return nil, err
+	}
+	for _, n := range o.PromptLens {
+		if err := ctx.Err(); err != nil {
+			return nil, err
+		}
+		fmt.Fprintf(o.Log, "prefill %d tokens...\n", n)
+		sec, err := prefill(ctx, m, pool, rng, n, logits)
+		if err != nil {
+			return nil, err
+		}
+		r.Prefill = append(r.Prefill, Prefill{Tokens: n, Seconds: sec, TokPerSec: float64(n) / sec})
+	}
+	for _, b := range o.Batches {
+		if err := ctx.Err(); err != nil {
+			return nil, err
+		}
+		fmt.Fprintf(o.Log, "decode at batch %d...\n", b)
+		d, err := decode(ctx, m, pool, rng, b, o.DecodeContext, o.DecodeSteps, logits)
+		if err != nil {
+			return nil, err
+		}
+		d.BytesPerStep = float64(r.WeightBytes) + float64(b)*r.KVBytes*(float64(o.DecodeContext)+float64(o.DecodeSteps)/2)
+		d.BandwidthFraction = d.BytesPerStep / d.StepSeconds / r.Bandwidth
+		r.Decode = append(r.Decode, d)
+	}
+	return r, nil
+}
+
+type seqState struct {
+	pages  []int32
+	slots  []int32
+	tokens []int32
+}
+
+func newSeq(pool *kvcache.Pool, rng *rand.Rand, vocab, prompt, room int) (*seqState, error) {
+	pages, err := pool.Alloc(pool.PagesFor(room))
+	if err != nil {
+		return nil, fmt.Errorf("bench model: allocating KV pages for %d tokens: %w", room, err)
+	}
+	s := &seqState{pages: pages}
+	for range prompt {
+		s.tokens = append(s.tokens, int32(rng.IntN(vocab)))
+	}
+	return s, nil
+}
+
+func prefill(ctx context.Context, m *model.Model, pool *kvcache.Pool, rng *rand.Rand, n int, logits [][]float32) (float64, error) {
+	s, err := newSeq(pool, rng, m.Config().Vocab, n, n)
+	if err != nil {
+		return 0, err
+	}
+	defer pool.Free(s.pages)
+	slots := pool.Slots(nil, s.pages, n)
+	start := time.Now()
+	if err := m.Forward([]model.Seq{{Tokens: s.tokens, Pos: 0, Slots: slots}}, pool, logits[:1]); err != nil {
+		return 0, fmt.Errorf("bench model: prefill of %d tokens: %w", n, err)
+	}
+	return time.Since(start).Seconds(), ctx.Err()
+}
+
+func decode(ctx context.Context, m *model.Model, pool *kvcache.Pool, rng *rand.Rand, batch, prompt, steps int, logits [][]float32) (Decode, error) {
+	vocab := m.Config().Vocab
+	seqs := make([]*seqState, batch)
+	defer func() {
+		for _, s := range seqs {
+			if s != nil {
+				pool.Free(s.pages)
+			}
+		}
+	}()
+	for i := range seqs {
+		s, err := newSeq(pool, rng, vocab, prompt, prompt+steps+1)
+		if err != nil {
+			return Decode{}, err
+		}
+		seqs[i] = s
+		slots := pool.Slots(nil, s.pages, prompt)
+		if err := m.Forward([]model.Seq{{Tokens: s.tokens, Pos: 0, Slots: slots}}, pool, logits[:1]); err != nil {
+			return Decode{}, fmt.Errorf("bench model: prompt of sequence %d: %w", i, err)
+		}
+	}
+	batchSeqs := make([]model.Seq, batch)
+	var total time.Duration
+	// Step 0 is untimed: it settles caches and the worker pool at this batch size.
+	for step := 0; step <= steps; step++ {
+		if err := ctx.Err(); err != nil {
+			return Decode{}, err
+		}
+		pos := prompt + step
+		for i, s := range seqs {
+			tok := int32(rng.IntN(vocab)) // the benchmark measures speed, not text: no sampling
+			s.slots = pool.Slots(s.slots[:0], s.pages, pos+1)
+			batchSeqs[i] = model.Seq{Tokens: []int32{tok}, Pos: pos, Slots: s.slots}
+		}
+		start := time.Now()
+		if err := m.Forward(batchSeqs, pool, logits[:batch]); err != nil {
+			return Decode{}, fmt.Errorf("bench model: decode step %d at batch %d: %w", step, batch, err)
+		}
+		if step > 0 {
+			total += time.Since(start)
+		}
+	}
+	st := total.Seconds() / float64(steps)
+	return Decode{Batch: batch, Steps: steps, StepSeconds: st, TokPerSec: float64(batch) / st}, nil
+}
+
+// Write prints the result as the table `radix bench model` shows.
+func (r *Result) Write(w io.Writer) error {
+	c := r.Config
+	fmt.Fprintf(w, "model: %s, %d layers, hidden %d, ffn %d, heads %d/%d, vocab %d; weights %s; kernels %s; %d threads\n",
+		c.Arch, c.Layers, c.Hidden, c.FFN, c.Heads, c.KVHeads, c.Vocab, r.WeightType, r.Kernels, r.Threads)
+	fmt.Fprintf(w, "read bandwidth (streaming sum, %d threads, this run): %.1f GB/s\n", r.Threads, r.Bandwidth/1e9)
+	fmt.Fprintf(w, "weights read per decoded token: %.3f GB (+ %.1f KiB of KV per attended position)\n", float64(r.WeightBytes)/1e9, r.KVBytes/1024)
+	if len(r.Decode) > 0 {
+		fmt.Fprintf(w, "decode ceiling at batch 1 (bandwidth / bytes per token): %.1f tok/s\n", r.Bandwidth/r.Decode[0].BytesPerStep)
+	}
+	tw := tabwriter.NewWriter(w, 0, 0, 2, ' ', tabwriter.AlignRight)
+	fmt.Fprintln(tw, "\nphase\tbatch\ttokens\ttok/s\tms/step\tGB/step\tof bandwidth\t")
+	for _, p := range r.Prefill {
+		fmt.Fprintf(tw, "prefill\t1\t%d\t%.1f\t%.0f\t\t\t\n", p.Tokens, p.TokPerSec, p.Seconds*1e3)
+	}
+	for _, d := range r.Decode {
+		fmt.Fprintf(tw, "decode\t%d\t%d\t%.2f\t%.1f\t%.3f\t%.0f%%\t\n", d.Batch, d.Steps*d.Batch, d.TokPerSec, d.StepSeconds*1e3, d.BytesPerStep/1e9, 100*d.BandwidthFraction)
+	}
+	if err := tw.Flush(); err != nil {
+		return err
+	}
+	if len(r.Decode) > 1 && r.Decode[0].Batch == 1 {
+		last := r.Decode[len(r.Decode)-1]
+		fmt.Fprintf(w, "batch-%d / batch-1 decode throughput: %.2fx\n", last.Batch, last.TokPerSec/r.Decode[0].TokPerSec)
+	}
+	return nil
+}
