@@ -137,7 +137,9 @@ type Layout struct {
 }
 
 // PageBytes is the size of one page's K and V over all layers.
-func (l Layout) PageBytes() int { return 2 * l.Layers * l.PageSize * l.KVHeads * l.HeadDim * l.ElemSize }
+func (l Layout) PageBytes() int {
+	return 2 * l.Layers * l.PageSize * l.KVHeads * l.HeadDim * l.ElemSize
+}
 
 func (l Layout) validate() error {
 	if l.Layers <= 0 || l.KVHeads <= 0 || l.HeadDim <= 0 || l.PageSize <= 0 || (l.ElemSize != 2 && l.ElemSize != 4) {
