@@ -43,7 +43,10 @@ func (e *OverrideError) Error() string {
 		if e.Suggestion != "" {
 			fmt.Fprintf(&b, "; did you mean %q?", e.Suggestion)
 		}
-		if e.Allowed != "" {
+		switch {
+		case e.Allowed != "" && e.Suggestion != "":
+			fmt.Fprintf(&b, " Allowed: %s", e.Allowed)
+		case e.Allowed != "":
 			fmt.Fprintf(&b, "; allowed: %s", e.Allowed)
 		}
 		return b.String()
@@ -263,7 +266,10 @@ func nearest(s string, candidates []string, wrap func(string) string) string {
 		}
 	}
 	limit := 2
-	if len(s) > 8 {
+	switch {
+	case len(s) <= 3:
+		limit = 1
+	case len(s) > 8:
 		limit = 3
 	}
 	if best == "" || bestD > limit {
@@ -425,7 +431,8 @@ func checkMemory(v string) error { return checkQuantity(v) }
 type resolver struct {
 	d           *DGD
 	overrides   map[string]string
-	explicitGPU map[string]bool // services whose gpu an override set
+	current     string // the override key being applied
+	explicitGPU map[string]string // service → the override key that set its gpu
 }
 
 // serviceRole is a service's role: its component type, refined to prefill/decode for
@@ -596,7 +603,7 @@ func applyReplicas(r *resolver, targets []string, v string) error {
 
 func applyGPU(r *resolver, targets []string, v string) error {
 	for _, k := range targets {
-		r.explicitGPU[k] = true
+		r.explicitGPU[k] = r.current
 	}
 	return r.setResource(targets, func(ri *ResourceItem) { ri.GPU = v })
 }
@@ -617,22 +624,26 @@ func (r *resolver) finish() error {
 		if err != nil || tp <= s.gpus() {
 			continue
 		}
-		if r.explicitGPU[k] {
-			return &OverrideError{Key: k + ".gpu", Value: s.Resources.Limits.GPU, Err: ErrBadValue,
+		if via := r.explicitGPU[k]; via != "" {
+			return &OverrideError{Key: via, Value: s.Resources.Limits.GPU, Err: ErrBadValue,
 				Reason:  fmt.Sprintf("service %s runs --tp %d, which needs %d GPUs", k, tp, tp),
-				Allowed: fmt.Sprintf("at least the tp (%d)", tp)}
+				Allowed: fmt.Sprintf("at least the tp (%d) for %s", tp, k)}
 		}
 		if err := r.setResource([]string{k}, func(ri *ResourceItem) { ri.GPU = strconv.Itoa(tp) }); err != nil {
 			return err
 		}
 	}
-	name := r.d.Metadata.Name
+	// The operator names each component <dgd>-<service> and puts that in a label value (≤ 63).
+	name, longest := r.d.Metadata.Name, ""
 	for _, k := range r.d.ServiceKeys() {
-		if dcd := DCDName(name, k); len(dcd) > 63 {
-			return &OverrideError{Key: "name", Value: name, Err: ErrBadValue,
-				Reason:  fmt.Sprintf("the component %s would be named %s, %d characters, over the 63 a label value allows", k, dcd, len(dcd)),
-				Allowed: fmt.Sprintf("at most %d characters for this profile", 63-1-len(k))}
+		if len(k) > len(longest) {
+			longest = k
 		}
+	}
+	if dcd := DCDName(name, longest); len(dcd) > 63 {
+		return &OverrideError{Key: "name", Value: name, Err: ErrBadValue,
+			Reason:  fmt.Sprintf("the component %s would be named %s, %d characters, over the 63 a label value allows", longest, dcd, len(dcd)),
+			Allowed: fmt.Sprintf("at most %d characters for this profile", 63-1-len(longest))}
 	}
 	return nil
 }
@@ -640,7 +651,7 @@ func (r *resolver) finish() error {
 // applyOverrides checks and applies overrides to d in table order: global keys, then service
 // fields from the broadest selector (worker) to the narrowest (a service key), so the most specific wins.
 func applyOverrides(d *DGD, overrides map[string]string) error {
-	r := &resolver{d: d, overrides: overrides, explicitGPU: map[string]bool{}}
+	r := &resolver{d: d, overrides: overrides, explicitGPU: map[string]string{}}
 	type item struct {
 		key, value string
 		pk         parsedKey
@@ -696,6 +707,7 @@ func applyOverrides(d *DGD, overrides map[string]string) error {
 			}
 			targets = t
 		}
+		r.current = it.key
 		if err := it.pk.def.apply(r, targets, it.value); err != nil {
 			return fmt.Errorf("applying %s=%s: %w", it.key, it.value, err)
 		}
