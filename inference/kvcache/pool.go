@@ -168,7 +168,7 @@ func (p *Pool) U16(layer int) (k, v []uint16) {
 
 // Alloc hands out nPages pages in a new slice. All or nothing: on ErrOutOfPages nothing is taken.
 func (p *Pool) Alloc(nPages int) ([]int32, error) {
-	return p.AllocInto(make([]int32, 0, nPages), nPages)
+	return p.AllocInto(make([]int32, 0, max(nPages, 0)), nPages)
 }
 
 // AllocInto appends nPages pages to dst and returns the extended slice; it allocates nothing when dst has
@@ -199,13 +199,17 @@ func (p *Pool) AllocInto(dst []int32, nPages int) ([]int32, error) {
 // is free already or owned by the tree is a bug in the caller that would corrupt other requests' KV; Free
 // panics on it before changing anything.
 func (p *Pool) Free(pages []int32) {
-	for _, pg := range pages {
+	for i, pg := range pages {
 		if pg < 0 || int(pg) >= len(p.state) || p.state[pg] != pageInFlight {
-			panic(fmt.Sprintf("kvcache: Free of page %d which is not in flight (%s)", pg, p.describe(pg)))
+			msg := fmt.Sprintf("kvcache: Free of page %d which is not in flight (%s)", pg, p.describe(pg))
+			for _, q := range pages[:i] {
+				p.state[q] = pageInFlight
+			}
+			panic(msg)
 		}
-		p.state[pg] = pageFree // marks duplicates within pages too
-		p.free = append(p.free, pg)
+		p.state[pg] = pageFree // so a page twice in pages is caught
 	}
+	p.free = append(p.free, pages...)
 	p.nInFlight -= len(pages)
 	p.publish()
 }
