@@ -15,6 +15,10 @@ type addedToken struct {
 	RStrip     bool   `json:"rstrip"`
 	Normalized bool   `json:"normalized"`
 	Special    bool   `json:"special"`
+
+	// text is what Decode writes for the token: its content, normalized when the token is matched
+	// after normalization (Hugging Face decodes such a token as its normalized form, e.g. "▁[[x]]").
+	text string
 }
 
 // trie finds added tokens leftmost-longest, non-overlapping, as Hugging Face's Aho-Corasick matcher does.

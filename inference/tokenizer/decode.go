@@ -210,7 +210,7 @@ func (t *Tokenizer) decode(ids []int32, skipSpecial, raw bool) string {
 			if skipSpecial && a.Special {
 				continue
 			}
-			toks = append(toks, a.Content)
+			toks = append(toks, a.text)
 			continue
 		}
 		if id < 0 || int(id) >= len(t.model.tokens) || t.model.tokens[id] == "" {

@@ -257,6 +257,10 @@ func (t *Tokenizer) buildTries() {
 	t.rawTrie, t.normTrie = newTrie(), newTrie()
 	t.rawToks, t.normToks = nil, nil
 	for _, a := range t.added {
+		a.text = a.Content
+		if a.Normalized && t.normalizer != nil {
+			a.text = t.normalizer.normalize(a.Content)
+		}
 		if a.Content == "" {
 			continue
 		}
