@@ -1,0 +1,153 @@
+package model
+
+import (
+	"math"
+	"path/filepath"
+	"testing"
+
+	"github.com/radixops/radix/inference/kvcache"
+)
+
+// writeTemp writes a random model into a temp dir and returns the dir.
+func writeTemp(t testing.TB, arch, shape string, gguf bool, dtype string) string {
+	t.Helper()
+	dir := filepath.Join(t.TempDir(), arch+"-"+shape)
+	if err := WriteRandom(dir, RandomOptions{Arch: arch, Shape: shape, Seed: 7, DType: dtype, GGUF: gguf}); err != nil {
+		t.Fatal(err)
+	}
+	return dir
+}
+
+func mustLoad(t testing.TB, path, dtype string) *Model {
+	t.Helper()
+	m, err := Load(path, LoadOptions{DType: dtype})
+	if err != nil {
+		t.Fatal(err)
+	}
+	t.Cleanup(func() { m.Close() })
+	return m
+}
+
+// contiguous returns slots 0..n-1 (pages in order).
+func contiguous(n int) []int32 {
+	s := make([]int32, n)
+	for i := range s {
+		s[i] = int32(i)
+	}
+	return s
+}
+
+// runChunks prefills prompt in chunks of the given sizes and returns the last logits.
+func runChunks(t testing.TB, m *Model, pool *kvcache.Pool, prompt []int32, slots []int32, chunks []int) []float32 {
+	t.Helper()
+	logits := make([][]float32, 1)
+	pos := 0
+	for _, n := range chunks {
+		if err := m.Forward([]Seq{{Tokens: prompt[pos : pos+n], Pos: pos, Slots: slots}}, pool, logits); err != nil {
+			t.Fatal(err)
+		}
+		pos += n
+	}
+	return logits[0]
+}
+
+func maxAbsDiff(a, b []float32) (d, scale float64) {
+	for i := range a {
+		d = math.Max(d, math.Abs(float64(a[i]-b[i])))
+		scale = math.Max(scale, math.Abs(float64(a[i])))
+	}
+	return d, scale
+}
+
+func argmax(x []float32) int32 {
+	best := 0
+	for i, v := range x {
+		if v > x[best] {
+			best = i
+		}
+	}
+	return int32(best)
+}
+
+// greedy decodes n tokens after prompt with contiguous slots.
+func greedy(t testing.TB, m *Model, prompt []int32, n int) []int32 {
+	t.Helper()
+	pool, err := m.NewKVPool(len(prompt)+n+16, 16)
+	if err != nil {
+		t.Fatal(err)
+	}
+	slots := contiguous(len(prompt) + n)
+	logits := make([][]float32, 1)
+	if err := m.Forward([]Seq{{Tokens: prompt, Pos: 0, Slots: slots}}, pool, logits); err != nil {
+		t.Fatal(err)
+	}
+	var out []int32
+	for i := 0; i < n; i++ {
+		tok := argmax(logits[0])
+		out = append(out, tok)
+		if err := m.Forward([]Seq{{Tokens: []int32{tok}, Pos: len(prompt) + i, Slots: slots}}, pool, logits); err != nil {
+			t.Fatal(err)
+		}
+	}
+	return out
+}
+
+func TestChunkedPrefillMatchesOneShot(t *testing.T) {
+	for _, c := range []struct{ arch, shape string }{{ArchLlama, "tiny"}, {ArchQwen3, "tiny"}} {
+		m := mustLoad(t, writeTemp(t, c.arch, c.shape, false, "bf16"), "f32")
+		prompt := []int32{1, 50, 300, 7, 99, 12, 400, 3, 3, 8, 200, 150, 77}
+		pool, _ := m.NewKVPool(64, 4)
+		one := runChunks(t, m, pool, prompt, contiguous(len(prompt)), []int{len(prompt)})
+		pool2, _ := m.NewKVPool(64, 4)
+		// Scattered slots: the page table need not be contiguous.
+		slots := make([]int32, len(prompt))
+		for i := range slots {
+			slots[i] = int32(60 - i*3)
+		}
+		chunked := runChunks(t, m, pool2, prompt, slots, []int{5, 1, 4, 3})
+		if d, s := maxAbsDiff(one, chunked); d > 1e-5*s {
+			t.Errorf("%s/%s: chunked prefill differs by %g (scale %g)", c.arch, c.shape, d, s)
+		}
+	}
+}
+
+func TestGGUFMatchesSafetensors(t *testing.T) {
+	for _, c := range []struct{ arch, shape string }{{ArchLlama, "tiny"}, {ArchLlama, "tiny-llama2"}, {ArchQwen3, "tiny"}} {
+		dir := writeTemp(t, c.arch, c.shape, true, "bf16")
+		st := mustLoad(t, dir, "f32")
+		gg := mustLoad(t, filepath.Join(dir, "model.gguf"), "f32")
+		if st.Config().Tied != gg.Config().Tied || st.Config().Vocab != gg.Config().Vocab {
+			t.Fatalf("configs differ: %+v vs %+v", st.Config(), gg.Config())
+		}
+		prompt := []int32{1, 2, 3, 40, 41, 42, 300}
+		a, b := greedy(t, st, prompt, 24), greedy(t, gg, prompt, 24)
+		if len(a) != len(b) {
+			t.Fatal("length")
+		}
+		for i := range a {
+			if a[i] != b[i] {
+				t.Fatalf("%s/%s: safetensors %v, gguf %v", c.arch, c.shape, a, b)
+			}
+		}
+		pool, _ := st.NewKVPool(32, 16)
+		pool2, _ := gg.NewKVPool(32, 16)
+		la := runChunks(t, st, pool, prompt, contiguous(len(prompt)), []int{len(prompt)})
+		lb := runChunks(t, gg, pool2, prompt, contiguous(len(prompt)), []int{len(prompt)})
+		if d, s := maxAbsDiff(la, lb); d > 1e-5*s {
+			t.Errorf("%s/%s: gguf logits differ by %g (scale %g)", c.arch, c.shape, d, s)
+		}
+		if st.Tokenizer() == nil || gg.Tokenizer() == nil {
+			t.Fatal("tokenizer missing")
+		}
+		text := "Hello, world! 123"
+		ea, eb := st.Tokenizer().Encode(text, true), gg.Tokenizer().Encode(text, true)
+		if len(ea) != len(eb) {
+			t.Fatalf("tokenizers differ: %v vs %v", ea, eb)
+		}
+		for i := range ea {
+			if ea[i] != eb[i] {
+				t.Fatalf("tokenizers differ: %v vs %v", ea, eb)
+			}
+		}
+	}
+}
