@@ -1,61 +1,62 @@
 package kvcache
 
+import (
+	"encoding/binary"
+
+	"github.com/cespare/xxhash/v2"
+)
+
 // The page hash identifies a cached page across processes: two workers that cached the same tokens in
 // the same namespace after the same prefix compute the same 64-bit value, so the KV-aware router can
 // compare their events without seeing tokens.
 //
-// Definition (FNV-1a, 64-bit: offset basis 14695981039346656037, prime 1099511628211, one byte at a time
-// h = (h XOR b) * prime):
+// Definition (XXH64, the 64-bit xxHash, as in Python's xxhash.xxh64(data, seed).intdigest()):
 //
-//	NamespaceHash(ns)         = FNV-1a-64 of the 8 little-endian bytes of ns
-//	PageHash(parent, tokens)  = FNV-1a-64 of the 8 little-endian bytes of parent, followed by the 4
-//	                            little-endian bytes of each token (two's complement)
+//	NamespaceHash(ns)        = XXH64(8 little-endian bytes of ns, seed 0)
+//	PageHash(parent, tokens) = XXH64(4 little-endian bytes of each token (two's complement), seed parent)
 //	hash of a namespace's first page = PageHash(NamespaceHash(ns), page tokens)
 //	hash of every later page         = PageHash(hash of the page before it, page tokens)
 //
 // So a page's hash commits to the namespace and every token before it. Pages are whole: with page size
 // P every hashed page holds exactly P tokens.
 
-const (
-	fnvOffset64 uint64 = 14695981039346656037
-	fnvPrime64  uint64 = 1099511628211
-)
-
 // NamespaceHash is the parent hash of a namespace's first page.
 func NamespaceHash(ns Namespace) uint64 {
-	return fnvU64(fnvOffset64, uint64(ns))
+	var b [8]byte
+	binary.LittleEndian.PutUint64(b[:], uint64(ns))
+	return xxhash.Sum64(b[:])
 }
 
 // PageHash chains a page's tokens onto its parent's hash (see the definition above).
 func PageHash(parent uint64, tokens []int32) uint64 {
-	h := fnvU64(fnvOffset64, parent)
-	for _, t := range tokens {
-		x := uint64(uint32(t))
-		h = (h ^ (x & 0xff)) * fnvPrime64
-		h = (h ^ (x >> 8 & 0xff)) * fnvPrime64
-		h = (h ^ (x >> 16 & 0xff)) * fnvPrime64
-		h = (h ^ (x >> 24)) * fnvPrime64
+	var d xxhash.Digest
+	d.ResetWithSeed(parent)
+	if littleEndian {
+		d.Write(pageKey(tokens)) // the in-memory bytes are the defined ones
+	} else {
+		var b [64]byte
+		for len(tokens) > 0 {
+			n := min(len(tokens), len(b)/4)
+			for i, t := range tokens[:n] {
+				binary.LittleEndian.PutUint32(b[4*i:], uint32(t))
+			}
+			d.Write(b[:4*n])
+			tokens = tokens[n:]
+		}
 	}
-	return h
+	return d.Sum64()
 }
 
-func fnvU64(h, v uint64) uint64 {
-	for i := 0; i < 8; i++ {
-		h = (h ^ (v & 0xff)) * fnvPrime64
-		v >>= 8
-	}
-	return h
-}
+var littleEndian = func() bool {
+	x := []int32{1}
+	return pageKey(x)[0] == 1
+}()
 
-// NamespaceOf turns a tenant or LoRA adapter name into a Namespace: FNV-1a-64 of its UTF-8 bytes. The
-// empty name is the default namespace 0.
+// NamespaceOf turns a tenant or LoRA adapter name into a Namespace: XXH64 of its UTF-8 bytes, seed 0.
+// The empty name is the default namespace 0.
 func NamespaceOf(name string) Namespace {
 	if name == "" {
 		return 0
 	}
-	h := fnvOffset64
-	for i := 0; i < len(name); i++ {
-		h = (h ^ uint64(name[i])) * fnvPrime64
-	}
-	return Namespace(h)
+	return Namespace(xxhash.Sum64String(name))
 }
