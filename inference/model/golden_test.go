@@ -59,8 +59,8 @@ func relDiff(got, ref []float32) float64 {
 }
 
 // TestGoldens runs every committed model under every compute type against transformers' logits:
-// prefill in one chunk and in several (checking each chunk's last position), then 32 greedy decode
-// steps (checking every step's logits and token).
+// prefill in several chunks (checking each chunk's last position), 32 decode steps on transformers'
+// path (checking every step's logits), and 32 free-running greedy steps (checking the tokens).
 func TestGoldens(t *testing.T) {
 	for _, tm := range testModels {
 		g := loadGolden(t, tm.name)
@@ -97,17 +97,31 @@ func TestGoldens(t *testing.T) {
 						pos += size
 						check(fmt.Sprintf("case %d chunked prefill to %d", ci, pos), logits[0], c.PromptLogits[pos-1])
 					}
-					// One chunk, then greedy decoding.
+					// One chunk, then the reference's tokens fed back (teacher forcing): every step's logits
+					// are compared on the same path as transformers'.
 					pool, _ = m.NewKVPool(128, 16)
-					got := greedySteps(t, m, pool, c.Prompt, goldenSteps, func(step int, l []float32) {
-						check(fmt.Sprintf("case %d step %d", ci, step), l, c.StepLogits[step])
+					decodeSteps(t, m, pool, c.Prompt, goldenSteps, func(s int, l []float32) int32 {
+						check(fmt.Sprintf("case %d step %d", ci, s), l, c.StepLogits[s])
+						return c.Greedy[s]
 					})
+					// Free-running greedy decoding must reproduce transformers' 32 tokens. A divergence is
+					// tolerated only at a near-tie the stated logit tolerance cannot resolve (the reference
+					// top-2 margin within 2 × tolerance × max|logit|); with the committed seeds none occurs
+					// under the default kernels.
+					pool, _ = m.NewKVPool(128, 16)
+					got := decodeSteps(t, m, pool, c.Prompt, goldenSteps, func(_ int, l []float32) int32 { return argmax(l) })
 					for i := range got {
-						if got[i] != c.Greedy[i] {
-							t.Errorf("case %d: greedy diverges at step %d: got %v, transformers %v (reference top-2 margin on this path ≥ %.4f)",
-								ci, i, got, c.Greedy, c.MinMargin)
-							break
+						if got[i] == c.Greedy[i] {
+							continue
 						}
+						margin, scale := top2Margin(c.StepLogits[i])
+						if margin > 2*tol*scale {
+							t.Errorf("case %d: greedy diverges at step %d where transformers' top-2 margin %.4f exceeds the tolerance band %.4f: got %v, transformers %v",
+								ci, i, margin, 2*tol*scale, got, c.Greedy)
+						} else {
+							t.Logf("case %d: greedy diverges at step %d, a near-tie (margin %.4f within the tolerance band %.4f)", ci, i, margin, 2*tol*scale)
+						}
+						break
 					}
 				}
 				t.Logf("worst max|Δlogit|/max|logit| = %.3g (tolerance %.3g)", worst, tol)
@@ -116,9 +130,9 @@ func TestGoldens(t *testing.T) {
 	}
 }
 
-// greedySteps prefills prompt in one chunk and decodes steps tokens greedily, calling check with the
-// logits that choose each token.
-func greedySteps(t *testing.T, m *Model, pool *kvcache.Pool, prompt []int32, steps int, check func(int, []float32)) []int32 {
+// decodeSteps prefills prompt in one chunk, then runs steps decode steps; next is given each step's
+// logits and returns the token to feed (the last step's is not fed). It returns the tokens chosen.
+func decodeSteps(t *testing.T, m *Model, pool *kvcache.Pool, prompt []int32, steps int, next func(int, []float32) int32) []int32 {
 	t.Helper()
 	slots := contiguous(len(prompt) + steps)
 	logits := make([][]float32, 1)
@@ -127,8 +141,7 @@ func greedySteps(t *testing.T, m *Model, pool *kvcache.Pool, prompt []int32, ste
 	}
 	var out []int32
 	for s := 0; s < steps; s++ {
-		check(s, logits[0])
-		tok := argmax(logits[0])
+		tok := next(s, logits[0])
 		out = append(out, tok)
 		if s+1 < steps {
 			if err := m.Forward([]Seq{{Tokens: []int32{tok}, Pos: len(prompt) + s, Slots: slots}}, pool, logits); err != nil {
@@ -137,6 +150,21 @@ func greedySteps(t *testing.T, m *Model, pool *kvcache.Pool, prompt []int32, ste
 		}
 	}
 	return out
+}
+
+// top2Margin returns the gap between the two largest logits and the largest |logit|.
+func top2Margin(l []float32) (margin, scale float64) {
+	a, b := math.Inf(-1), math.Inf(-1)
+	for _, v := range l {
+		f := float64(v)
+		scale = math.Max(scale, math.Abs(f))
+		if f > a {
+			a, b = f, a
+		} else if f > b {
+			b = f
+		}
+	}
+	return a - b, scale
 }
 
 // TestPrefixFromRadixCache serves case 1's prompt with its first 16 tokens' K/V from the radix tree
