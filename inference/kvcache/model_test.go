@@ -293,6 +293,9 @@ func runOps(t *rapid.T, ps int) {
 		if h.Tokens() != n {
 			t.Fatalf("match handle names %d tokens, matched %d", h.Tokens(), n)
 		}
+		if got := tr.PagesOf(h, nil); !slices.Equal(got, pages) {
+			t.Fatalf("PagesOf the match handle %v, Match pages %v", got, pages)
+		}
 		return n, pages, h
 	}
 	takeEvents := func(t *rapid.T, stored, removed []uint64) {

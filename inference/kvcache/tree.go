@@ -3,6 +3,7 @@ package kvcache
 import (
 	"errors"
 	"fmt"
+	"slices"
 	"unsafe"
 )
 
@@ -200,6 +201,27 @@ func (t *Tree) Match(ns Namespace, key []int32, dst []int32) (int, []int32, *Nod
 	t.stats.HitTokens += uint64(m)
 	t.pool.publish()
 	return m, dst, n
+}
+
+// PagesOf appends the pages of the whole prefix ending at handle n (root first) to dst: the page table of
+// a cached prefix, for example to replace a request's duplicate pages after a chunked-prefill Insert.
+// Unlike Match it touches nothing and counts nothing; it allocates nothing when dst has room.
+func (t *Tree) PagesOf(n *Node, dst []int32) []int32 {
+	if n.removed {
+		panic("kvcache: PagesOf an evicted node")
+	}
+	total := 0
+	for c := n; c != nil; c = c.parent {
+		total += len(c.pages)
+	}
+	start := len(dst)
+	dst = slices.Grow(dst, total)[:start+total]
+	end := len(dst)
+	for c := n; c != nil; c = c.parent {
+		end -= len(c.pages)
+		copy(dst[end:], c.pages)
+	}
+	return dst
 }
 
 // touch marks n as used now, keeping its heap position right.

@@ -446,3 +446,38 @@ func mustPanic(t *testing.T, what string, f func()) {
 	}()
 	f()
 }
+
+func TestPagesOfAndNoAllocation(t *testing.T) {
+	const ps = 4
+	p, tr := newTestTree(t, ps, 32, TreeOptions{})
+	a := seq(0, 24)
+	insertNew(t, p, tr, 0, a)
+	insertNew(t, p, tr, 0, cat(seq(0, 12), seq(50, 8)))
+	buf := make([]int32, 0, 8)
+	n, pages, h := tr.Match(0, a, buf)
+	if n != 24 {
+		t.Fatalf("matched %d", n)
+	}
+	before := tr.Stats()
+	if got := tr.PagesOf(h, []int32{-1}); !slices.Equal(got[1:], pages) || got[0] != -1 {
+		t.Fatalf("PagesOf %v, Match pages %v", got, pages)
+	}
+	if tr.Stats() != before {
+		t.Fatal("PagesOf changed the stats")
+	}
+	allocs := testing.AllocsPerRun(50, func() {
+		tr.Match(0, a, buf[:0])
+		tr.MatchLen(0, a)
+		tr.PagesOf(h, buf[:0])
+		tr.Lock(h)
+		tr.Unlock(h)
+		if c, _, err := tr.Insert(0, a, pages); err != nil || c != 24 {
+			t.Fatalf("insert of a cached prefix: %d, %v", c, err)
+		}
+		pg, _ := p.AllocInto(buf[:0], 3)
+		p.Free(pg)
+	})
+	if allocs != 0 {
+		t.Fatalf("warm match/lock/insert/alloc path allocated %.1f times per run", allocs)
+	}
+}
