@@ -1,7 +1,10 @@
 package model
 
 import (
+	"context"
+	"fmt"
 	"math"
+	"math/rand/v2"
 	"path/filepath"
 	"testing"
 
@@ -148,6 +151,51 @@ func TestGGUFMatchesSafetensors(t *testing.T) {
 			if ea[i] != eb[i] {
 				t.Fatalf("tokenizers differ: %v vs %v", ea, eb)
 			}
+		}
+	}
+}
+
+func TestGenerateMatchesGreedy(t *testing.T) {
+	m := mustLoad(t, filepath.Join("testdata", "llama3-tiny"), "f32")
+	g := loadGolden(t, "llama3-tiny")
+	c := g.Cases[2]
+	var got []int32
+	st, err := m.Generate(context.Background(), c.Prompt, GenerateOptions{MaxTokens: goldenSteps, PageSize: 4}, func(tok int32) error {
+		got = append(got, tok)
+		return nil
+	})
+	if err != nil {
+		t.Fatal(err)
+	}
+	if fmt.Sprint(got) != fmt.Sprint(c.Greedy) || st.NewTokens != goldenSteps {
+		t.Fatalf("generate %v (%+v), transformers %v", got, st, c.Greedy)
+	}
+	// A stop token ends generation before it is emitted.
+	got = nil
+	st, _ = m.Generate(context.Background(), c.Prompt, GenerateOptions{MaxTokens: goldenSteps, Stop: []int32{c.Greedy[3]}}, func(tok int32) error {
+		got = append(got, tok)
+		return nil
+	})
+	if !st.StoppedByToken || fmt.Sprint(got) != fmt.Sprint(c.Greedy[:3]) {
+		t.Fatalf("with stop %d: %v %+v", c.Greedy[3], got, st)
+	}
+}
+
+func TestSampleTemperature(t *testing.T) {
+	logits := []float32{0, 1, 2, 0.5}
+	rng := rand.New(rand.NewPCG(1, 2))
+	if Sample(logits, 0, rng) != 2 {
+		t.Fatal("greedy")
+	}
+	counts := make([]int, 4)
+	const n = 20000
+	for i := 0; i < n; i++ {
+		counts[Sample(logits, 1, rng)]++
+	}
+	// softmax([0,1,2,0.5]) = [0.0784, 0.2131, 0.5793, 0.1292]
+	for i, p := range []float64{0.0784, 0.2131, 0.5793, 0.1292} {
+		if got := float64(counts[i]) / n; math.Abs(got-p) > 0.015 {
+			t.Errorf("token %d drawn %.4f of the time, want %.4f", i, got, p)
 		}
 	}
 }
