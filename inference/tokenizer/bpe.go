@@ -23,9 +23,10 @@ type bpe struct {
 	byteIDs      [256]int32 // <0xNN> tokens, -1 when missing
 	ignoreMerges bool
 
-	cache sync.Map // string -> []int32, bounded by cacheN
-	mu    sync.Mutex
-	cachN int
+	noCache bool     // benchmarks: measure the merge path itself
+	cache   sync.Map // string -> []int32, bounded by cachN
+	mu      sync.Mutex
+	cachN   int
 }
 
 type mergeRule struct{ rank, id int32 }
@@ -67,7 +68,7 @@ func (m *bpe) tokenize(word string, dst []int32) []int32 {
 			return append(dst, id)
 		}
 	}
-	cacheable := len(word) <= maxCachedWord
+	cacheable := len(word) <= maxCachedWord && !m.noCache
 	if cacheable {
 		if v, ok := m.cache.Load(word); ok {
 			return append(dst, v.([]int32)...)
@@ -157,6 +158,17 @@ func (m *bpe) merge(ids []int32) []int32 {
 	if n < 2 {
 		return ids
 	}
+	if n <= shortWord {
+		return m.mergeShort(ids)
+	}
+	return m.mergeHeap(ids)
+}
+
+func (m *bpe) mergeHeap(ids []int32) []int32 {
+	n := len(ids)
+	if n < 2 {
+		return ids
+	}
 	prev := make([]int, n)
 	next := make([]int, n)
 	alive := make([]bool, n)
@@ -204,4 +216,25 @@ func (m *bpe) merge(ids []int32) []int32 {
 		out = append(out, ids[i])
 	}
 	return out
+}
+
+// shortWord is the length up to which a rescanning merge beats the heap (no allocations).
+const shortWord = 16
+
+// mergeShort is the same algorithm for short words: rescan for the best pair, merge in place.
+func (m *bpe) mergeShort(ids []int32) []int32 {
+	for len(ids) > 1 {
+		best, bestRank, bestID := -1, int32(0), int32(0)
+		for i := 0; i+1 < len(ids); i++ {
+			if r, ok := m.rule(ids[i], ids[i+1]); ok && (best < 0 || r.rank < bestRank) {
+				best, bestRank, bestID = i, r.rank, r.id
+			}
+		}
+		if best < 0 {
+			break
+		}
+		ids[best] = bestID
+		ids = append(ids[:best+1], ids[best+2:]...)
+	}
+	return ids
 }

@@ -107,8 +107,8 @@ func FromGGUF(v GGUFVocab) (*Tokenizer, error) {
 	}
 	for i := range v.Tokens {
 		switch typ(i) {
-		case ggufControl, ggufUserDefined:
-			t.addAdded(addedToken{ID: int32(i), Content: v.Tokens[i], Special: typ(i) == ggufControl})
+		case ggufControl, ggufUserDefined, ggufUnknown: // matched in text as llama.cpp does
+			t.addAdded(addedToken{ID: int32(i), Content: v.Tokens[i], Special: typ(i) != ggufUserDefined})
 		}
 	}
 	t.buildTries()
