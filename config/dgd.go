@@ -226,6 +226,7 @@ func ParseDGD(data []byte) (*DGD, error) {
 	if err := yaml.UnmarshalStrict(data, d); err != nil {
 		return nil, fmt.Errorf("reading a DynamoGraphDeployment: %w", err)
 	}
+	d.normalise()
 	if d.APIVersion != APIVersion || d.Kind != KindDGD {
 		return nil, fmt.Errorf("reading a DynamoGraphDeployment: got apiVersion %q kind %q, want %s %s",
 			d.APIVersion, d.Kind, APIVersion, KindDGD)
@@ -244,7 +245,17 @@ func FromObject(obj map[string]any) (*DGD, error) {
 	if err := json.Unmarshal(b, d); err != nil {
 		return nil, fmt.Errorf("decoding an unstructured DynamoGraphDeployment: %w", err)
 	}
+	d.normalise()
 	return d, nil
+}
+
+// normalise makes a parsed object safe to walk: a service written as null becomes an empty one.
+func (d *DGD) normalise() {
+	for k, s := range d.Spec.Services {
+		if s == nil {
+			d.Spec.Services[k] = &Service{}
+		}
+	}
 }
 
 // argString is the service's command line: the blueprints run /bin/sh -c with one args string.
