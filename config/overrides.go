@@ -431,7 +431,7 @@ func checkMemory(v string) error { return checkQuantity(v) }
 type resolver struct {
 	d           *DGD
 	overrides   map[string]string
-	current     string // the override key being applied
+	current     string            // the override key being applied
 	explicitGPU map[string]string // service → the override key that set its gpu
 }
 
