@@ -42,7 +42,10 @@ func TestLoadRefusals(t *testing.T) {
 		want   string
 	}{
 		"other architecture": {func(t *testing.T, dir string) {
-			editConfig(t, dir, func(c map[string]any) { c["architectures"] = []string{"MistralForCausalLM"}; c["model_type"] = "mistral" })
+			editConfig(t, dir, func(c map[string]any) {
+				c["architectures"] = []string{"MistralForCausalLM"}
+				c["model_type"] = "mistral"
+			})
 		}, `unsupported architecture "MistralForCausalLM"`},
 		"other rope scaling": {func(t *testing.T, dir string) {
 			editConfig(t, dir, func(c map[string]any) { c["rope_scaling"] = map[string]any{"rope_type": "yarn", "factor": 4.0} })
