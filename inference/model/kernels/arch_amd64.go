@@ -27,6 +27,15 @@ func q8Dot4AVX2(w *int8, wstride uintptr, ws *float32, sstride uintptr, xq *int8
 func q4Dot4AVX2(w *byte, wstride uintptr, ws *float32, sstride uintptr, xq *int8, xs *float32, nb int, out *float32)
 
 //go:noescape
+func q8Dot4x2AVX2(w *int8, wstride uintptr, ws *float32, sstride uintptr, xq *int8, xs *float32, nb int, out *float32, ostride uintptr)
+
+//go:noescape
+func f32Dot4x2AVX2(w *float32, stride uintptr, x *float32, xstride uintptr, n int, out *float32, ostride uintptr)
+
+//go:noescape
+func bf16Dot4x2AVX2(w *uint16, stride uintptr, x *float32, xstride uintptr, n int, out *float32, ostride uintptr)
+
+//go:noescape
 func dotAVX2(a, b *float32, n int) float32
 
 //go:noescape
@@ -42,6 +51,9 @@ func init() {
 		fastFns.bf16 = bf16RowsAVX2
 		fastFns.q8 = q8RowsAVX2
 		fastFns.q4 = q4RowsAVX2
+		fastFns.f32x2 = f32x2RowsAVX2
+		fastFns.bf16x2 = bf16x2RowsAVX2
+		fastFns.q8x2 = q8x2RowsAVX2
 		fastFns.dot = dotFast
 		fastFns.axpy = axpyFast
 		sumFast = sumF32Fast
@@ -142,6 +154,85 @@ func q4RowsAVX2(out []float32, w []byte, ws []float32, cols int, xq []int8, xs [
 	}
 	if r < hi {
 		q4q8RowsGo(out, w, ws, cols, xq, xs, r, hi)
+	}
+}
+
+// The two-token wrappers: whole groups of four rows in assembly; ragged rows and
+// columns through the one-token path, which handles its own tails.
+
+func f32x2RowsAVX2(out []float32, ostride int, w []float32, cols int, x []float32, lo, hi int) {
+	if hi <= lo {
+		return
+	}
+	n := cols &^ 7
+	x = x[:2*cols]
+	_ = w[hi*cols-1]
+	_ = out[ostride+hi-1]
+	r := lo
+	if n > 0 {
+		for ; r+4 <= hi; r += 4 {
+			f32Dot4x2AVX2(&w[r*cols], uintptr(cols)*4, &x[0], uintptr(cols)*4, n, &out[r], uintptr(ostride)*4)
+		}
+		if n < cols {
+			for t := range 2 {
+				xt := x[t*cols+n : (t+1)*cols]
+				for rr := lo; rr < r; rr++ {
+					out[t*ostride+rr] += dotF32Go(w[rr*cols+n:(rr+1)*cols], xt)
+				}
+			}
+		}
+	}
+	for t := range 2 {
+		f32RowsAVX2(out[t*ostride:], w, cols, x[t*cols:(t+1)*cols], r, hi)
+	}
+}
+
+func bf16x2RowsAVX2(out []float32, ostride int, w []uint16, cols int, x []float32, lo, hi int) {
+	if hi <= lo {
+		return
+	}
+	n := cols &^ 7
+	x = x[:2*cols]
+	_ = w[hi*cols-1]
+	_ = out[ostride+hi-1]
+	r := lo
+	if n > 0 {
+		for ; r+4 <= hi; r += 4 {
+			bf16Dot4x2AVX2(&w[r*cols], uintptr(cols)*2, &x[0], uintptr(cols)*4, n, &out[r], uintptr(ostride)*4)
+		}
+		if n < cols {
+			for t := range 2 {
+				for rr := lo; rr < r; rr++ {
+					var s float32
+					for c := n; c < cols; c++ {
+						s += BF16ToF32(w[rr*cols+c]) * x[t*cols+c]
+					}
+					out[t*ostride+rr] += s
+				}
+			}
+		}
+	}
+	for t := range 2 {
+		bf16RowsAVX2(out[t*ostride:], w, cols, x[t*cols:(t+1)*cols], r, hi)
+	}
+}
+
+func q8x2RowsAVX2(out []float32, ostride int, w []int8, ws []float32, cols int, xq []int8, xs []float32, lo, hi int) {
+	if hi <= lo {
+		return
+	}
+	nb := cols / BlockSize
+	_ = xq[2*nb*BlockSize-1]
+	_ = xs[2*nb-1]
+	_ = w[hi*cols-1]
+	_ = ws[hi*nb-1]
+	_ = out[ostride+hi-1]
+	r := lo
+	for ; r+4 <= hi; r += 4 {
+		q8Dot4x2AVX2(&w[r*cols], uintptr(cols), &ws[r*nb], uintptr(nb)*4, &xq[0], &xs[0], nb, &out[r], uintptr(ostride)*4)
+	}
+	for t := range 2 {
+		q8RowsAVX2(out[t*ostride:], w, ws, cols, xq[t*cols:(t+1)*cols], xs[t*nb:(t+1)*nb], r, hi)
 	}
 }
 

@@ -399,3 +399,195 @@ sumdone:
 	VZEROUPPER
 	MOVSS X0, ret+16(FP)
 	RET
+
+// ---- two-token kernels (MatMul): each weight row loaded once for two tokens ----
+
+DATA ones16<>+0(SB)/8, $0x0001000100010001
+DATA ones16<>+8(SB)/8, $0x0001000100010001
+DATA ones16<>+16(SB)/8, $0x0001000100010001
+DATA ones16<>+24(SB)/8, $0x0001000100010001
+GLOBL ones16<>(SB), RODATA|NOPTR, $32
+
+// REDUCE4X sums each of A, B, C, D horizontally into the four floats at (R);
+// XA/XT are the X names of A and of the temporary T.
+#define REDUCE4X(A, B, C, D, XA, T, XT, R) \
+	VHADDPS B, A, A \
+	VHADDPS D, C, C \
+	VHADDPS C, A, A \
+	VEXTRACTF128 $1, A, XT \
+	VADDPS XT, XA, XA \
+	VMOVUPS XA, (R)
+
+// Q8TOK: one row's block against one token: sign of x (in memory at XMEM) moved
+// onto the weights in Y12, times |x| (ABSX), pairs to int32, to float, times
+// wscale (Y15) · xscale (XS), into ACC.
+#define Q8TOK(XMEM, ABSX, XS, ACC) \
+	VPSIGNB XMEM, Y12, Y13 \
+	VPMADDUBSW Y13, ABSX, Y13 \
+	VPMADDWD ones16<>(SB), Y13, Y13 \
+	VCVTDQ2PS Y13, Y13 \
+	VMULPS XS, Y15, Y14 \
+	VFMADD231PS Y14, Y13, ACC
+
+#define Q8ROW2(WMEM, SMEM, ACC0, ACC1) \
+	VMOVDQU WMEM, Y12 \
+	VBROADCASTSS SMEM, Y15 \
+	Q8TOK((AX), Y8, Y10, ACC0) \
+	Q8TOK((AX)(R14*1), Y9, Y11, ACC1)
+
+// func q8Dot4x2AVX2(w *int8, wstride uintptr, ws *float32, sstride uintptr, xq *int8, xs *float32, nb int, out *float32, ostride uintptr)
+// Four Q8_0 rows against two Q8_0 tokens: token 1's quants are nb*32 bytes after
+// token 0's, its scales nb*4 bytes after; results go to out[0..3] (token 0) and
+// out+ostride (token 1).
+TEXT ·q8Dot4x2AVX2(SB), NOSPLIT, $0-72
+	MOVQ w+0(FP), SI
+	MOVQ wstride+8(FP), DX
+	MOVQ ws+16(FP), R8
+	MOVQ sstride+24(FP), R9
+	MOVQ xq+32(FP), AX
+	MOVQ xs+40(FP), BX
+	MOVQ nb+48(FP), CX
+	LEAQ (SI)(DX*1), DI
+	LEAQ (DI)(DX*1), R10
+	LEAQ (R10)(DX*1), R11
+	LEAQ (R8)(R9*2), R13
+	ADDQ R9, R13
+	MOVQ CX, R14
+	SHLQ $5, R14           // token stride of the quants
+	MOVQ CX, R12
+	SHLQ $2, R12           // token stride of the scales
+	VXORPS Y0, Y0, Y0
+	VXORPS Y1, Y1, Y1
+	VXORPS Y2, Y2, Y2
+	VXORPS Y3, Y3, Y3
+	VXORPS Y4, Y4, Y4
+	VXORPS Y5, Y5, Y5
+	VXORPS Y6, Y6, Y6
+	VXORPS Y7, Y7, Y7
+
+q8d4x2loop:
+	VMOVDQU (AX), Y8
+	VMOVDQU (AX)(R14*1), Y9
+	VPSIGNB Y8, Y8, Y8
+	VPSIGNB Y9, Y9, Y9
+	VBROADCASTSS (BX), Y10
+	VBROADCASTSS (BX)(R12*1), Y11
+	Q8ROW2((SI), (R8), Y0, Y1)
+	Q8ROW2((DI), (R8)(R9*1), Y2, Y3)
+	Q8ROW2((R10), (R8)(R9*2), Y4, Y5)
+	Q8ROW2((R11), (R13), Y6, Y7)
+	ADDQ $32, AX
+	ADDQ $4, BX
+	ADDQ $32, SI
+	ADDQ $32, DI
+	ADDQ $32, R10
+	ADDQ $32, R11
+	ADDQ $4, R8
+	ADDQ $4, R13
+	DECQ CX
+	JNZ  q8d4x2loop
+
+	MOVQ out+56(FP), BX
+	MOVQ ostride+64(FP), DX
+	REDUCE4X(Y0, Y2, Y4, Y6, X0, Y8, X8, BX)
+	ADDQ DX, BX
+	REDUCE4X(Y1, Y3, Y5, Y7, X1, Y8, X8, BX)
+	VZEROUPPER
+	RET
+
+// F32ROW2 loads 8 weights of one row and multiplies them into both tokens.
+#define F32ROW2(WMEM, ACC0, ACC1) \
+	VMOVUPS WMEM, Y12 \
+	VFMADD231PS Y12, Y8, ACC0 \
+	VFMADD231PS Y12, Y9, ACC1
+
+// func f32Dot4x2AVX2(w *float32, stride uintptr, x *float32, xstride uintptr, n int, out *float32, ostride uintptr)
+// Four f32 rows against two tokens (token 1 at x+xstride bytes), n a multiple
+// of 8; results to out[0..3] and out+ostride.
+TEXT ·f32Dot4x2AVX2(SB), NOSPLIT, $0-56
+	MOVQ w+0(FP), SI
+	MOVQ stride+8(FP), DX
+	MOVQ x+16(FP), AX
+	MOVQ xstride+24(FP), R14
+	MOVQ n+32(FP), CX
+	LEAQ (SI)(DX*1), DI
+	LEAQ (DI)(DX*1), R10
+	LEAQ (R10)(DX*1), R11
+	ADDQ AX, R14
+	VXORPS Y0, Y0, Y0
+	VXORPS Y1, Y1, Y1
+	VXORPS Y2, Y2, Y2
+	VXORPS Y3, Y3, Y3
+	VXORPS Y4, Y4, Y4
+	VXORPS Y5, Y5, Y5
+	VXORPS Y6, Y6, Y6
+	VXORPS Y7, Y7, Y7
+	SHLQ $2, CX
+	XORQ R12, R12
+
+f32d4x2loop:
+	VMOVUPS (AX)(R12*1), Y8
+	VMOVUPS (R14)(R12*1), Y9
+	F32ROW2((SI)(R12*1), Y0, Y1)
+	F32ROW2((DI)(R12*1), Y2, Y3)
+	F32ROW2((R10)(R12*1), Y4, Y5)
+	F32ROW2((R11)(R12*1), Y6, Y7)
+	ADDQ $32, R12
+	CMPQ R12, CX
+	JLT  f32d4x2loop
+
+	MOVQ out+40(FP), BX
+	MOVQ ostride+48(FP), DX
+	REDUCE4X(Y0, Y2, Y4, Y6, X0, Y8, X8, BX)
+	ADDQ DX, BX
+	REDUCE4X(Y1, Y3, Y5, Y7, X1, Y8, X8, BX)
+	VZEROUPPER
+	RET
+
+#define BF16ROW2(WMEM, ACC0, ACC1) \
+	VPMOVZXWD WMEM, Y12 \
+	VPSLLD $16, Y12, Y12 \
+	VFMADD231PS Y12, Y8, ACC0 \
+	VFMADD231PS Y12, Y9, ACC1
+
+// func bf16Dot4x2AVX2(w *uint16, stride uintptr, x *float32, xstride uintptr, n int, out *float32, ostride uintptr)
+// As f32Dot4x2AVX2 over bfloat16 rows (stride in bytes).
+TEXT ·bf16Dot4x2AVX2(SB), NOSPLIT, $0-56
+	MOVQ w+0(FP), SI
+	MOVQ stride+8(FP), DX
+	MOVQ x+16(FP), AX
+	MOVQ xstride+24(FP), R14
+	MOVQ n+32(FP), CX
+	LEAQ (SI)(DX*1), DI
+	LEAQ (DI)(DX*1), R10
+	LEAQ (R10)(DX*1), R11
+	ADDQ AX, R14
+	VXORPS Y0, Y0, Y0
+	VXORPS Y1, Y1, Y1
+	VXORPS Y2, Y2, Y2
+	VXORPS Y3, Y3, Y3
+	VXORPS Y4, Y4, Y4
+	VXORPS Y5, Y5, Y5
+	VXORPS Y6, Y6, Y6
+	VXORPS Y7, Y7, Y7
+	SHLQ $1, CX
+	XORQ R12, R12          // byte offset into the rows; x offset is twice it
+
+bf16d4x2loop:
+	VMOVUPS (AX)(R12*2), Y8
+	VMOVUPS (R14)(R12*2), Y9
+	BF16ROW2((SI)(R12*1), Y0, Y1)
+	BF16ROW2((DI)(R12*1), Y2, Y3)
+	BF16ROW2((R10)(R12*1), Y4, Y5)
+	BF16ROW2((R11)(R12*1), Y6, Y7)
+	ADDQ $16, R12
+	CMPQ R12, CX
+	JLT  bf16d4x2loop
+
+	MOVQ out+40(FP), BX
+	MOVQ ostride+48(FP), DX
+	REDUCE4X(Y0, Y2, Y4, Y6, X0, Y8, X8, BX)
+	ADDQ DX, BX
+	REDUCE4X(Y1, Y3, Y5, Y7, X1, Y8, X8, BX)
+	VZEROUPPER
+	RET

@@ -15,6 +15,11 @@ type rowFns struct {
 	// q8 takes x already quantised to Q8_0 (xq, xs): the int8·int8 dot of ggml.
 	q8 func(out []float32, w []int8, ws []float32, cols int, xq []int8, xs []float32, lo, hi int)
 	q4 func(out []float32, w []byte, ws []float32, cols int, xq []int8, xs []float32, lo, hi int)
+	// Two-token variants for MatMul (nil: apply the one-token kernel twice):
+	// out[r] and out[ostride+r] get row r against x[:cols] and x[cols:2*cols].
+	f32x2  func(out []float32, ostride int, w []float32, cols int, x []float32, lo, hi int)
+	bf16x2 func(out []float32, ostride int, w []uint16, cols int, x []float32, lo, hi int)
+	q8x2   func(out []float32, ostride int, w []int8, ws []float32, cols int, xq []int8, xs []float32, lo, hi int)
 	// vector helpers of the small kernels (attention)
 	dot  func(a, b []float32) float32
 	axpy func(y []float32, a float32, x []float32)
@@ -105,22 +110,27 @@ func MatMul(out []float32, w *Matrix, x []float32, n int) {
 	}
 	switch w.Type {
 	case F32:
-		f := fns.f32
-		if f == nil {
-			f = f32RowsGo
-		}
+		f, f2 := fns.f32, fns.f32x2
 		parallelFor(rows, chunk, func(lo, hi int) {
-			for t := range n {
+			t := 0
+			for ; f2 != nil && t+2 <= n; t += 2 {
+				f2(out[t*rows:], rows, w.F32, cols, x[t*cols:(t+2)*cols], lo, hi)
+			}
+			for ; t < n; t++ {
 				f(out[t*rows:(t+1)*rows], w.F32, cols, x[t*cols:(t+1)*cols], lo, hi)
 			}
 		})
 	case BF16, F16:
-		f := fns.bf16
+		f, f2 := fns.bf16, fns.bf16x2
 		if w.Type == F16 {
-			f = fns.f16
+			f, f2 = fns.f16, nil
 		}
 		parallelFor(rows, chunk, func(lo, hi int) {
-			for t := range n {
+			t := 0
+			for ; f2 != nil && t+2 <= n; t += 2 {
+				f2(out[t*rows:], rows, w.U16, cols, x[t*cols:(t+2)*cols], lo, hi)
+			}
+			for ; t < n; t++ {
 				f(out[t*rows:(t+1)*rows], w.U16, cols, x[t*cols:(t+1)*cols], lo, hi)
 			}
 		})
@@ -147,7 +157,11 @@ func MatMul(out []float32, w *Matrix, x []float32, n int) {
 			}
 		})
 		parallelFor(rows, chunk, func(lo, hi int) {
-			for t := range n {
+			t := 0
+			for ; w.Type == Q8_0 && fns.q8x2 != nil && t+2 <= n; t += 2 {
+				fns.q8x2(out[t*rows:], rows, w.Q8, w.Scales, cols, sc.q[t*cols:(t+2)*cols], sc.s[t*nb:(t+2)*nb], lo, hi)
+			}
+			for ; t < n; t++ {
 				o := out[t*rows : (t+1)*rows]
 				xq, xs := sc.q[t*cols:(t+1)*cols], sc.s[t*nb:(t+1)*nb]
 				if w.Type == Q8_0 {

@@ -36,8 +36,10 @@ func TestPortableMatVecAgainstReference(t *testing.T) {
 	}
 }
 
-// TestMatMulEqualsMatVecPerToken: MatMul applies the same row kernel to every
-// token, so it must agree with MatVec exactly, on both paths.
+// TestMatMulEqualsMatVecPerToken: the portable MatMul applies the same row kernel
+// to every token, so it must agree with MatVec exactly; the fast one blocks two
+// tokens per weight load (another summation order), so it must agree within the
+// float32 rounding bound.
 func TestMatMulEqualsMatVecPerToken(t *testing.T) {
 	rng := rand.New(rand.NewPCG(7, 8))
 	for _, portable := range []bool{true, false} {
@@ -51,6 +53,15 @@ func TestMatMulEqualsMatVecPerToken(t *testing.T) {
 			one := make([]float32, rows)
 			for tok := range n {
 				MatVec(one, m, x[tok*cols:(tok+1)*cols])
+				if !portable {
+					_, mag := refMatVec(m, x[tok*cols:(tok+1)*cols])
+					want := make([]float64, rows)
+					for r := range want {
+						want[r] = float64(one[r])
+					}
+					checkClose(t, fmt.Sprintf("%s fast token %d", dt, tok), out[tok*rows:(tok+1)*rows], want, mag, exactTol)
+					continue
+				}
 				for r := range rows {
 					if one[r] != out[tok*rows+r] {
 						t.Fatalf("%s portable=%v token %d row %d: matmul %g, matvec %g", dt, portable, tok, r, out[tok*rows+r], one[r])
@@ -78,7 +89,7 @@ func TestFastMatchesPortable(t *testing.T) {
 				cols = 32 * (1 + rng.IntN(12))
 			}
 			m := randMatrix(t, rng, rows, cols, dt)
-			n := 1 + rng.IntN(3)
+			n := 1 + rng.IntN(5)
 			x := randF32(rng, n*cols)
 			fast, port := make([]float32, n*rows), make([]float32, n*rows)
 			UsePortable(false)
