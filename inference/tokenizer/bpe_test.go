@@ -1,6 +1,7 @@
 package tokenizer
 
 import (
+	"fmt"
 	"slices"
 	"strings"
 	"testing"
@@ -134,6 +135,36 @@ func TestLossy(t *testing.T) {
 	for in, want := range cases {
 		if got := lossy([]byte(in)); got != want {
 			t.Errorf("lossy(%q) = %q, want %q", in, got, want)
+		}
+	}
+}
+
+// Encode and Decode are used from many request goroutines at once (run under -race).
+func TestConcurrentUse(t *testing.T) {
+	tk := loadTestTokenizer(t, "bytelevel.json")
+	texts := []string{"the cache tree", "你好 😀 123456", "def f(x):\n    return x\n", "I'm here <|eot_id|>"}
+	want := make([][]int32, len(texts))
+	for i, s := range texts {
+		want[i] = tk.Encode(s, true)
+	}
+	tk2 := loadTestTokenizer(t, "bytelevel.json") // fresh cache, filled concurrently
+	done := make(chan error, 8)
+	for g := 0; g < 8; g++ {
+		go func(g int) {
+			for k := 0; k < 200; k++ {
+				i := (g + k) % len(texts)
+				if got := tk2.Encode(texts[i], true); !slices.Equal(got, want[i]) {
+					done <- fmt.Errorf("goroutine %d: Encode(%q) = %v, want %v", g, texts[i], got, want[i])
+					return
+				}
+				_ = tk2.Decode(want[i])
+			}
+			done <- nil
+		}(g)
+	}
+	for g := 0; g < 8; g++ {
+		if err := <-done; err != nil {
+			t.Fatal(err)
 		}
 	}
 }

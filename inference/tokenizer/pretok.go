@@ -3,6 +3,7 @@ package tokenizer
 import (
 	"fmt"
 	"regexp"
+	"slices"
 	"strings"
 	"unicode"
 	"unicode/utf8"
@@ -213,11 +214,30 @@ func compilePattern(p string) (matcher, error) {
 	if m := knownPattern(p); m != nil {
 		return m, nil
 	}
+	if branches, ok := topLevelBranches(p); ok && len(branches) > 1 && slices.Contains(branches, wsLookahead) {
+		return compileAlternation(p, branches)
+	}
+	if hasLookaround(p) {
+		return nil, fmt.Errorf("unsupported pre-tokenizer pattern %q: lookaround is not available in Go regexp, and only a top-level \\s+(?!\\S) alternative is emulated", p)
+	}
+	re, err := regexp.Compile(translateRegex(p))
+	if err != nil {
+		return nil, fmt.Errorf("unsupported pre-tokenizer pattern %q: %w", p, err)
+	}
+	return goRegexp{re}, nil
+}
+
+func hasLookaround(p string) bool {
 	for _, look := range []string{"(?=", "(?!", "(?<=", "(?<!"} {
 		if strings.Contains(p, look) {
-			return nil, fmt.Errorf("unsupported pre-tokenizer pattern %q: lookaround is not available in Go regexp and the pattern is not one of the known Llama 3 / GPT-2 / Qwen2 patterns", p)
+			return true
 		}
 	}
+	return false
+}
+
+// translateRegex rewrites \s and \S to Unicode White_Space classes for Go's regexp.
+func translateRegex(p string) string {
 	var b strings.Builder
 	inClass := false
 	for i := 0; i < len(p); i++ {
@@ -254,11 +274,116 @@ func compilePattern(p string) (matcher, error) {
 			b.WriteByte(c)
 		}
 	}
-	re, err := regexp.Compile(b.String())
-	if err != nil {
-		return nil, fmt.Errorf("unsupported pre-tokenizer pattern %q: %w", p, err)
+	return b.String()
+}
+
+const wsLookahead = `\s+(?!\S)`
+
+// topLevelBranches splits a pattern at its top-level | (outside groups and classes).
+func topLevelBranches(p string) ([]string, bool) {
+	var out []string
+	depth, inClass, start := 0, false, 0
+	for i := 0; i < len(p); i++ {
+		switch c := p[i]; {
+		case c == '\\':
+			i++
+		case inClass:
+			if c == ']' {
+				inClass = false
+			}
+		case c == '[':
+			inClass = true
+			if i+1 < len(p) && p[i+1] == '^' {
+				i++
+			}
+			if i+1 < len(p) && p[i+1] == ']' {
+				i++
+			}
+		case c == '(':
+			depth++
+		case c == ')':
+			depth--
+			if depth < 0 {
+				return nil, false
+			}
+		case c == '|' && depth == 0:
+			out = append(out, p[start:i])
+			start = i + 1
+		}
 	}
-	return goRegexp{re}, nil
+	if depth != 0 || inClass {
+		return nil, false
+	}
+	return append(out, p[start:]), true
+}
+
+// alternation emulates a top-level alternation with backtracking (leftmost-first) semantics: at each
+// position the first alternative that matches there wins. Alternatives are anchored Go regexps, except
+// \s+(?!\S), which is matched by hand. Go's leftmost-first matching of one lookaround-free alternative
+// picks the same match as a backtracking engine.
+type alternation struct {
+	branches []*regexp.Regexp // nil = \s+(?!\S)
+}
+
+func compileAlternation(p string, branches []string) (matcher, error) {
+	a := &alternation{}
+	for _, br := range branches {
+		if br == wsLookahead {
+			a.branches = append(a.branches, nil)
+			continue
+		}
+		if hasLookaround(br) {
+			return nil, fmt.Errorf("unsupported pre-tokenizer pattern %q: lookaround in alternative %q", p, br)
+		}
+		re, err := regexp.Compile(`^(?:` + translateRegex(br) + `)`)
+		if err != nil {
+			return nil, fmt.Errorf("unsupported pre-tokenizer pattern %q: %w", p, err)
+		}
+		a.branches = append(a.branches, re)
+	}
+	return a, nil
+}
+
+func (a *alternation) findAll(s string) []span {
+	var out []span
+	for i := 0; i < len(s); {
+		n := -1
+		for _, re := range a.branches {
+			if re == nil {
+				n = wsNoLookaheadLen(s, i)
+			} else if loc := re.FindStringIndex(s[i:]); loc != nil {
+				n = loc[1]
+			}
+			if n >= 0 {
+				break
+			}
+		}
+		if n <= 0 { // no match, or an empty one: this character lies between matches
+			_, sz := utf8.DecodeRuneInString(s[i:])
+			i += sz
+			continue
+		}
+		out = append(out, span{i, i + n})
+		i += n
+	}
+	return out
+}
+
+// wsNoLookaheadLen matches \s+(?!\S) at s[i:]: a whitespace run, less its last character unless it
+// reaches the end of the text; -1 when that leaves nothing.
+func wsNoLookaheadLen(s string, i int) int {
+	n, chars := run(s, i, isWS, 0)
+	if n == 0 {
+		return -1
+	}
+	if i+n == len(s) {
+		return n
+	}
+	if chars == 1 {
+		return -1
+	}
+	_, last := utf8.DecodeLastRuneInString(s[i : i+n])
+	return n - last
 }
 
 // literal matches every non-overlapping occurrence of a fixed string.

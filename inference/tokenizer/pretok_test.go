@@ -1,9 +1,12 @@
 package tokenizer
 
 import (
+	"fmt"
 	"slices"
 	"strings"
 	"testing"
+
+	"pgregory.net/rapid"
 )
 
 func TestSplitBehaviors(t *testing.T) {
@@ -60,7 +63,7 @@ func TestLlama3Pattern(t *testing.T) {
 }
 
 func TestCompilePattern(t *testing.T) {
-	if _, err := compilePattern(`\s+(?!\S)|\w+`); err == nil || !strings.Contains(err.Error(), "lookaround") {
+	if _, err := compilePattern(`a(?=b)|\s+(?!\S)|\s+`); err == nil || !strings.Contains(err.Error(), "lookaround") {
 		t.Errorf("unknown lookahead pattern: err = %v", err)
 	}
 	if _, err := compilePattern(`(`); err == nil {
@@ -97,5 +100,51 @@ func TestRejectsUnsupported(t *testing.T) {
 		if _, err := FromJSON([]byte(js), nil); err == nil {
 			t.Errorf("%s: accepted", name)
 		}
+	}
+}
+
+// The generic emulation of a top-level \s+(?!\S) alternative (used for patterns radix does not know by
+// name, such as DeepSeek V3's) agrees with the hand-written matchers, which the goldens pin to Hugging
+// Face, on the golden corpus and on random text.
+func TestAlternationMatchesHandWritten(t *testing.T) {
+	pats := []string{patGPT2, contractCI + fmt.Sprintf(cl100kRest, `\p{N}{1,3}`), contractCI + fmt.Sprintf(cl100kRest, `\p{N}`),
+		contractClass + fmt.Sprintf(cl100kRest, `\p{N}{1,3}`)}
+	var texts []string
+	for _, set := range loadGoldens(t) {
+		if set.Tokenizer == "bytelevel.json" {
+			for _, c := range set.Cases {
+				texts = append(texts, c.Text)
+			}
+		}
+	}
+	for _, p := range pats {
+		hand := knownPattern(p)
+		branches, ok := topLevelBranches(p)
+		if hand == nil || !ok {
+			t.Fatalf("pattern %q not recognised", p)
+		}
+		gen, err := compileAlternation(p, branches)
+		if err != nil {
+			t.Fatal(err)
+		}
+		for _, s := range texts {
+			if a, b := pieces(hand, s), pieces(gen, s); !slices.Equal(a, b) {
+				t.Fatalf("%q on %q: hand %q, generic %q", p, s, a, b)
+			}
+		}
+		rapid.Check(t, func(rt *rapid.T) {
+			s := rapid.StringOf(rapid.SampledFrom([]rune("aZ9 \t\n\r'sStTlLé你😀\u00a0\u3000.,!_-\u0301\u0663"))).Draw(rt, "s")
+			if a, b := pieces(hand, s), pieces(gen, s); !slices.Equal(a, b) {
+				rt.Fatalf("%q on %q: hand %q, generic %q", p, s, a, b)
+			}
+		})
+	}
+	// A DeepSeek-V3-style pattern compiles and covers its text.
+	m, err := compilePattern(`[!"#$%&'()*+,\-./:;<=>?@\[\\\]^_` + "`" + `{|}~][A-Za-z]+|[^\r\n\p{L}\p{P}\p{S}]?[\p{L}\p{M}]+| ?[\p{P}\p{S}]+[\r\n]*|\s*[\r\n]+|\s+(?!\S)|\s+`)
+	if err != nil {
+		t.Fatal(err)
+	}
+	if got := pieces(m, "Hello  world!\n\n.x"); !slices.Equal(got, []string{"Hello", " ", " world", "!\n\n", ".x"}) {
+		t.Fatalf("deepseek-style: %q", got)
 	}
 }
