@@ -131,7 +131,10 @@ func (t *trie) split(s string, toks []*addedToken) []segment {
 	return out
 }
 
-func isWordRune(r rune) bool { return unicode.IsLetter(r) || unicode.IsNumber(r) || r == '_' }
+// isWordRune is Rust's char::is_alphanumeric (Alphabetic or Numeric) or '_', as single_word uses.
+func isWordRune(r rune) bool {
+	return unicode.IsLetter(r) || unicode.IsNumber(r) || r == '_' || unicode.Is(unicode.Other_Alphabetic, r)
+}
 
 func endsWithWord(s string) bool {
 	r, _ := utf8.DecodeLastRuneInString(s)
