@@ -19,6 +19,9 @@ type GGUFVocab struct {
 	AddEOS       bool
 	Pre          string // tokenizer.ggml.pre: pre-tokenizer name for "gpt2"
 	ChatTemplate string // tokenizer.chat_template, optional
+	// NoSpacePrefix is tokenizer.ggml.add_space_prefix == false: "llama" vocabularies then do not get
+	// a "▁" prepended to the text.
+	NoSpacePrefix bool
 }
 
 // GGUF token types.
@@ -84,6 +87,10 @@ func FromGGUF(v GGUFVocab) (*Tokenizer, error) {
 		m.rankOf = denseRank(v.Scores)
 		t.normalizer = normSeq{normPrepend("\u2581"), normReplace{lit: " ", content: "\u2581"}}
 		t.dec = decSeq{decReplace{"\u2581", " "}, decByteFallback{}, decFuse{}, decStrip{content: ' ', start: 1}}
+		if v.NoSpacePrefix {
+			t.normalizer = normReplace{lit: " ", content: "\u2581"}
+			t.dec = decSeq{decReplace{"\u2581", " "}, decByteFallback{}, decFuse{}}
+		}
 	case "gpt2":
 		pat, ok := ggufPre[v.Pre]
 		if !ok {

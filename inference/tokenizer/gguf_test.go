@@ -187,4 +187,14 @@ func TestGGUFSentencePieceByScore(t *testing.T) {
 	if got := tk.DecodeSkipSpecial([]int32{1, 9, 6}); got != "abc" {
 		t.Errorf("DecodeSkipSpecial = %q", got)
 	}
+	noPrefix, err := FromGGUF(GGUFVocab{Model: "llama", Tokens: toks, Scores: scores, TokenTypes: types, BOS: 1, EOS: 2, Unknown: 0, NoSpacePrefix: true})
+	if err != nil {
+		t.Fatal(err)
+	}
+	if got := noPrefix.Encode("ab c", false); !slices.Equal(got, []int32{8, 3, 6}) {
+		t.Errorf("without space prefix: %v", got)
+	}
+	if got := noPrefix.Decode([]int32{3, 8}); got != " ab" {
+		t.Errorf("without space prefix, Decode = %q", got)
+	}
 }

@@ -7,7 +7,7 @@ Needs: tokenizers, transformers (with jinja2). Downloads nothing: the corpus is 
 Writes into OUTDIR: bytelevel.json, bytelevel_qwen.json, bytelevel_gpt2.json, spm.json,
 spm_metaspace.json (tokenizer.json files), goldens.json (encodings/decodings per tokenizer),
 chat_goldens.json (templates and their renderings by transformers), versions.txt.
-Copy them to inference/tokenizer/testdata/ (see the Makefile-free note in tokenizer's golden_test.go).
+Copy them to inference/tokenizer/testdata/; TestGoldenHF and TestGoldenChatTemplates read them there.
 """
 import json
 import os
