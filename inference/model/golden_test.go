@@ -46,6 +46,8 @@ var logitTol = map[string]map[string]float64{
 	"f32":  {"llama3-tiny": 1e-4, "llama2-tiny-tied": 1e-4, "qwen3-tiny": 1e-4},
 	"bf16": {"llama3-tiny": 1e-4, "llama2-tiny-tied": 0.03, "qwen3-tiny": 1e-4},
 	"q8_0": {"llama3-tiny": 0.08, "llama2-tiny-tied": 0.08, "qwen3-tiny": 0.08},
+	// f32 weights with K/V rounded to bf16 in the cache.
+	"f32+bf16kv": {"llama3-tiny": 0.02, "llama2-tiny-tied": 0.02, "qwen3-tiny": 0.02},
 }
 
 // relDiff is max|a-b| / max|ref|.
@@ -64,9 +66,17 @@ func relDiff(got, ref []float32) float64 {
 func TestGoldens(t *testing.T) {
 	for _, tm := range testModels {
 		g := loadGolden(t, tm.name)
-		for _, dt := range []string{"f32", "bf16", "q8_0"} {
+		for _, dt := range []string{"f32", "bf16", "q8_0", "f32+bf16kv"} {
 			t.Run(tm.name+"/"+dt, func(t *testing.T) {
-				m := mustLoad(t, filepath.Join("testdata", tm.name), dt)
+				opts := LoadOptions{DType: dt}
+				if dt == "f32+bf16kv" {
+					opts = LoadOptions{DType: "f32", KVDType: "bf16"}
+				}
+				m, err := Load(filepath.Join("testdata", tm.name), opts)
+				if err != nil {
+					t.Fatal(err)
+				}
+				defer m.Close()
 				tol := logitTol[dt][tm.name]
 				worst := 0.0
 				check := func(what string, got, ref []float32) {

@@ -6,6 +6,7 @@ import (
 	"os"
 	"path/filepath"
 	"strings"
+	"sync"
 
 	"github.com/radixops/radix/inference/kvcache"
 	"github.com/radixops/radix/inference/model/gguf"
@@ -437,7 +438,8 @@ func (m *Model) loadWeights(src source, dtype string) error {
 	}
 	q, kv := c.Heads*c.HeadDim, c.KVHeads*c.HeadDim
 	m.layers = make([]layer, c.Layers)
-	for i := range m.layers {
+	loadLayer := func(i int) error {
+		var err error
 		l := &m.layers[i]
 		p := fmt.Sprintf("blk.%d.", i)
 		steps := []struct {
@@ -467,6 +469,30 @@ func (m *Model) loadWeights(src source, dtype string) error {
 			if l.kNorm, err = vec(p+"attn_k_norm.weight", c.HeadDim); err != nil {
 				return err
 			}
+		}
+		return nil
+	}
+	// Layers convert in parallel: quantising a billion weights on one core takes most of a minute.
+	errs := make([]error, c.Layers)
+	var wg sync.WaitGroup
+	next := make(chan int)
+	for w := 0; w < max(1, kernels.Threads()); w++ {
+		wg.Add(1)
+		go func() {
+			defer wg.Done()
+			for i := range next {
+				errs[i] = loadLayer(i)
+			}
+		}()
+	}
+	for i := range m.layers {
+		next <- i
+	}
+	close(next)
+	wg.Wait()
+	for _, err := range errs {
+		if err != nil {
+			return err
 		}
 	}
 	// llama.cpp stores Llama 3's RoPE scaling as per-frequency divisors.

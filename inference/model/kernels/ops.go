@@ -22,11 +22,15 @@ func RMSNorm(out, x, weight []float32, eps float32) {
 }
 
 // SwiGLU computes gate[i] = silu(gate[i]) * up[i], silu(g) = g / (1 + e^-g).
+// Long inputs (a batch of tokens' FFN activations) are split over the pool.
 func SwiGLU(gate, up []float32) {
 	up = up[:len(gate)]
-	for i, g := range gate {
-		gate[i] = g / (1 + exp32(-g)) * up[i]
-	}
+	parallelFor(len(gate), 1<<14, func(lo, hi int) {
+		u := up[lo:hi]
+		for i, g := range gate[lo:hi] {
+			gate[lo+i] = g / (1 + exp32(-g)) * u[i]
+		}
+	})
 }
 
 // Softmax replaces x by softmax(x), subtracting the maximum first for stability.
@@ -52,7 +56,40 @@ func Softmax(x []float32) {
 	}
 }
 
-func exp32(x float32) float32 { return float32(math.Exp(float64(x))) }
+// exp32 is e^x in float32 arithmetic to within about 2 ulp: x = n·ln2 + r with
+// |r| ≤ ln2/2, e^r by a degree-6 minimax polynomial (the classic Cephes expf
+// coefficients), scaled by 2^n through the exponent bits. Results that would be
+// subnormal flush to 0. It is several times cheaper than math.Exp in float64,
+// which dominated SwiGLU.
+func exp32(x float32) float32 {
+	switch {
+	case x > 88.72283:
+		return float32(math.Inf(1))
+	case x < -87.33654:
+		return 0
+	case x != x:
+		return x
+	}
+	f := x*1.44269504088896341 + 0.5
+	n := int32(f)
+	if float32(n) > f {
+		n--
+	}
+	fn := float32(n)
+	r := x - fn*0.693359375 - fn*-2.12194440e-4
+	p := float32(1.9875691500e-4)
+	p = p*r + 1.3981999507e-3
+	p = p*r + 8.3334519073e-3
+	p = p*r + 4.1665795894e-2
+	p = p*r + 1.6666665459e-1
+	p = p*r + 5.0000001201e-1
+	y := p*r*r + r + 1
+	// 2^n may be 2^128 for x near the top: scale in two steps to stay finite.
+	if n > 127 {
+		return y * 2 * math.Float32frombits(uint32(n-1+127)<<23)
+	}
+	return y * math.Float32frombits(uint32(n+127)<<23)
+}
 
 // RoPE rotates each of the nHeads heads of x (len nHeads*headDim) in the
 // rotate_half layout used by Hugging Face Llama (GPT-NeoX): element i pairs with

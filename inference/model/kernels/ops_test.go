@@ -163,3 +163,35 @@ func TestAttentionRejectsSlotOutsideArena(t *testing.T) {
 	out := make([]float32, 4)
 	Attention(out, make([]float32, 4), make([]float32, 8), make([]float32, 8), []int32{5}, 1, 1, 4, 1)
 }
+
+func TestExp32(t *testing.T) {
+	rng := rand.New(rand.NewPCG(27, 28))
+	check := func(x float32) {
+		got := float64(exp32(x))
+		want := math.Exp(float64(x))
+		if want < 1.2e-38 { // flushed to zero below the normal range
+			if got != 0 && math.Abs(got-want) > 1e-38 {
+				t.Fatalf("exp32(%g) = %g, want ~0", x, got)
+			}
+			return
+		}
+		if math.IsInf(want, 1) || want > math.MaxFloat32 {
+			if !math.IsInf(got, 1) && got < 3.4e38 {
+				t.Fatalf("exp32(%g) = %g, want +Inf", x, got)
+			}
+			return
+		}
+		if rel := math.Abs(got-want) / want; rel > 4e-7 {
+			t.Fatalf("exp32(%g) = %g, want %g (rel err %g)", x, got, want, rel)
+		}
+	}
+	for range 200000 {
+		check(float32(rng.Float64()*200 - 100))
+	}
+	for _, x := range []float32{0, -0.5, 0.5, 1, -1, 88.7, 88.72283, 88.73, -87.3, -87.34, -103, 1e-8, -1e-8} {
+		check(x)
+	}
+	if v := exp32(float32(math.NaN())); v == v {
+		t.Fatal("exp32(NaN) is not NaN")
+	}
+}

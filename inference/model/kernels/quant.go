@@ -64,7 +64,7 @@ func QuantizeQ8Row(q []int8, scales []float32, x []float32) {
 		blk := x[b*BlockSize : b*BlockSize+BlockSize]
 		var amax float32
 		for _, v := range blk {
-			if a := float32(math.Abs(float64(v))); a > amax {
+			if a := math.Float32frombits(math.Float32bits(v) &^ (1 << 31)); a > amax {
 				amax = a
 			}
 		}
@@ -76,7 +76,14 @@ func QuantizeQ8Row(q []int8, scales []float32, x []float32) {
 		scales[b] = d
 		o := q[b*BlockSize : b*BlockSize+BlockSize]
 		for j, v := range blk {
-			o[j] = int8(math.Round(float64(v * id)))
+			// Round half away from zero, as C's roundf: adding ±0.5 in float64 is
+			// exact for |v·id| ≤ 127, and the conversion truncates toward zero.
+			f := float64(v * id)
+			if f >= 0 {
+				o[j] = int8(f + 0.5)
+			} else {
+				o[j] = int8(f - 0.5)
+			}
 		}
 	}
 }

@@ -109,3 +109,34 @@ func TestQuantizeRejectsBadShapes(t *testing.T) {
 		}
 	}
 }
+
+// TestQuantizeQ8RowRounding pins the rounding to math.Round (ties away from zero)
+// on values right at and around the half-way points.
+func TestQuantizeQ8RowRounding(t *testing.T) {
+	rng := rand.New(rand.NewPCG(41, 42))
+	x := make([]float32, 32)
+	q := make([]int8, 32)
+	s := make([]float32, 1)
+	for range 5000 {
+		for i := range x {
+			switch rng.IntN(3) {
+			case 0:
+				x[i] = float32(rng.NormFloat64())
+			case 1:
+				x[i] = float32(rng.IntN(255)-127) / 127 * 3
+			default:
+				x[i] = (float32(rng.IntN(254)-127) + 0.5) / 127 * 3
+			}
+		}
+		QuantizeQ8Row(q, s, x)
+		id := float32(0)
+		if s[0] != 0 {
+			id = 1 / s[0]
+		}
+		for i, v := range x {
+			if want := int8(math.Round(float64(v * id))); q[i] != want {
+				t.Fatalf("x=%g: q=%d, want %d", v, q[i], want)
+			}
+		}
+	}
+}
