@@ -36,6 +36,10 @@
 //	pool.Free(pages[len(tokens)/P:])  // partial trailing page and unused reservation
 //	tree.Unlock(h)
 //
+// Chunked prefill inserts after each chunk, locks the handle Insert returns and unlocks the old one; when
+// Insert reports more cached than the request had matched, PagesOf(handle) gives the tree's pages to put
+// in place of the freed duplicates (without counting a query in the hit rate, as a second Match would).
+//
 // # Events and stats
 //
 // Every stored and removed page produces an Event carrying a hash of the page's tokens chained with its
