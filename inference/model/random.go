@@ -28,6 +28,10 @@ var shapes = map[string]map[string]Config{
 		// Llama 2 style: multi-head attention, tied embeddings, plain RoPE.
 		"tiny-llama2": {Layers: 2, Hidden: 64, Heads: 4, KVHeads: 4, HeadDim: 16, FFN: 160, Vocab: 512, ContextLen: 256,
 			RopeTheta: 10000, NormEps: 1e-6, Tied: true},
+		// A few million parameters: big enough that the matrices dominate a step, small enough for benchmarks
+		// that write the model first.
+		"small": {Layers: 4, Hidden: 512, Heads: 8, KVHeads: 4, HeadDim: 64, FFN: 1408, Vocab: 4096, ContextLen: 1024,
+			RopeTheta: 500000, NormEps: 1e-5},
 		"tinyllama-1.1b": {Layers: 22, Hidden: 2048, Heads: 32, KVHeads: 4, HeadDim: 64, FFN: 5632, Vocab: 32000, ContextLen: 2048,
 			RopeTheta: 10000, NormEps: 1e-5},
 	},
