@@ -400,7 +400,10 @@ func (t *Tree) Unlock(n *Node) {
 // leaf, removes leaves that become empty and then considers their parents. It returns the tokens freed.
 // Only as much as asked is taken — a long leaf is shortened, not dropped whole.
 func (t *Tree) Evict(nTokens int) int {
-	need := (nTokens + t.ps - 1) / t.ps
+	need := nTokens / t.ps // not (n+ps-1)/ps: Evict(math.MaxInt) must mean everything
+	if nTokens%t.ps > 0 {
+		need++
+	}
 	freed := 0
 	for need > 0 && len(t.heap) > 0 {
 		n := t.heap[0]

@@ -2,6 +2,7 @@ package kvcache
 
 import (
 	"errors"
+	"math"
 	"slices"
 	"strings"
 	"sync"
@@ -156,6 +157,13 @@ func TestLockedNeverEvicted(t *testing.T) {
 	}
 	check(t, tr)
 	mustPanic(t, "Unlock", func() { tr.Unlock(h) })
+	insertNew(t, p, tr, 0, a)
+	if got := tr.Evict(math.MaxInt); got != 16 {
+		t.Fatalf("Evict(MaxInt) freed %d, want everything (16)", got)
+	}
+	if got := tr.Evict(-5); got != 0 {
+		t.Fatalf("Evict(-5) freed %d", got)
+	}
 }
 
 func TestDuplicatePagesFreedFromInsert(t *testing.T) {
