@@ -66,6 +66,7 @@ type KeyInfo struct {
 	Description string `json:"description"` // what it changes
 	Allowed     string `json:"allowed"`     // what values are allowed
 	Example     string `json:"example"`     // a --set argument that works
+	PerService  bool   `json:"perService"`  // written <service>.<field>; see ServiceSelectorHelp
 }
 
 // keyDef is one row of the override table: how a key is described, checked and applied.
@@ -77,45 +78,50 @@ type keyDef struct {
 	apply func(r *resolver, targets []string, v string) error
 }
 
-const serviceSelectorHelp = "a service key of the profile (e.g. SGLangWorker) or a role: frontend, worker (every worker), prefill, decode"
+func ki(key, description, allowed, example string) KeyInfo {
+	return KeyInfo{Key: key, Description: description, Allowed: allowed, Example: example}
+}
+
+// ServiceSelectorHelp says what <service> may be in a per-service key.
+const ServiceSelectorHelp = "a service key of the profile (e.g. SGLangWorker) or a role: frontend, worker (every worker), prefill, decode"
 
 // globalKeys, in the order they are applied.
 var globalKeys = []keyDef{
-	{KeyInfo{"name", "name of the DynamoGraphDeployment; also every service's dynamoNamespace",
-		"an RFC 1123 subdomain of at most 63 characters (lowercase letters, digits, '-', '.')", "name=qwen-test"},
+	{ki("name", "name of the DynamoGraphDeployment; also every service's dynamoNamespace",
+		"an RFC 1123 subdomain of at most 63 characters (lowercase letters, digits, '-', '.')", "name=qwen-test"),
 		checkName, applyName},
-	{KeyInfo{"namespace", "Kubernetes namespace of the DynamoGraphDeployment",
-		"an RFC 1123 label (lowercase letters, digits, '-'; at most 63)", "namespace=dynamo-cloud"},
+	{ki("namespace", "Kubernetes namespace of the DynamoGraphDeployment",
+		"an RFC 1123 label (lowercase letters, digits, '-'; at most 63)", "namespace=dynamo-cloud"),
 		checkLabel, func(r *resolver, _ []string, v string) error { r.d.Metadata.Namespace = v; return nil }},
-	{KeyInfo{"image-tag", "tag of the container image of every service",
-		"an OCI image tag (letters, digits, '_', '.', '-'; at most 128; not starting with '.' or '-')", "image-tag=0.5.1"},
+	{ki("image-tag", "tag of the container image of every service",
+		"an OCI image tag (letters, digits, '_', '.', '-'; at most 128; not starting with '.' or '-')", "image-tag=0.5.1"),
 		checkImageTag, applyImageTag},
-	{KeyInfo{"node-pool", "Karpenter node pool (karpenter.sh/nodepool) of the services that select one (the GPU workers)",
-		"a Kubernetes label value (letters, digits, '-', '_', '.'; at most 63)", "node-pool=g6-gpu-karpenter"},
+	{ki("node-pool", "Karpenter node pool (karpenter.sh/nodepool) of the services that select one (the GPU workers)",
+		"a Kubernetes label value (letters, digits, '-', '_', '.'; at most 63)", "node-pool=g6-gpu-karpenter"),
 		checkLabelValue, applyNodePool},
-	{KeyInfo{"model", "model of every SGLang worker (--model-path, and --served-model-name unless served-model-name is set)",
-		"a Hugging Face model id org/name, or a path starting with / or ./ (no spaces or shell characters)", "model=Qwen/Qwen3-0.6B"},
+	{ki("model", "model of every SGLang worker (--model-path, and --served-model-name unless served-model-name is set)",
+		"a Hugging Face model id org/name, or a path starting with / or ./ (no spaces or shell characters)", "model=Qwen/Qwen3-0.6B"),
 		checkModel, applyModel},
-	{KeyInfo{"served-model-name", "model name the frontend serves (--served-model-name of every SGLang worker)",
-		"letters, digits and . _ - / : (at most 128, starting with a letter or digit)", "served-model-name=qwen"},
+	{ki("served-model-name", "model name the frontend serves (--served-model-name of every SGLang worker)",
+		"letters, digits and . _ - / : (at most 128, starting with a letter or digit)", "served-model-name=qwen"),
 		checkServedName, func(r *resolver, _ []string, v string) error {
 			return r.editSGLang(func(w []string) []string { return setFlag(w, "--served-model-name", v) })
 		}},
-	{KeyInfo{"page-size", "tokens per KV cache page (--page-size of every SGLang worker)",
-		"a power of two from 1 to 256", "page-size=32"},
+	{ki("page-size", "tokens per KV cache page (--page-size of every SGLang worker)",
+		"a power of two from 1 to 256", "page-size=32"),
 		checkPageSize, func(r *resolver, _ []string, v string) error {
 			return r.editSGLang(func(w []string) []string { return setFlag(w, "--page-size", v) })
 		}},
-	{KeyInfo{"tp", "tensor parallel degree (--tp of every SGLang worker); raises a worker's GPUs to tp unless its gpu is set",
-		"an integer ≥ 1", "tp=2"},
+	{ki("tp", "tensor parallel degree (--tp of every SGLang worker); raises a worker's GPUs to tp unless its gpu is set",
+		"an integer ≥ 1", "tp=2"),
 		checkPositive, applyTP},
-	{KeyInfo{"max-total-tokens", "size of each SGLang worker's KV pool in tokens (adds --max-total-tokens)",
-		"an integer ≥ 1", "max-total-tokens=65536"},
+	{ki("max-total-tokens", "size of each SGLang worker's KV pool in tokens (adds --max-total-tokens)",
+		"an integer ≥ 1", "max-total-tokens=65536"),
 		checkPositive, func(r *resolver, _ []string, v string) error {
 			return r.editSGLang(func(w []string) []string { return setFlag(w, "--max-total-tokens", v) })
 		}},
-	{KeyInfo{"replicas", "replicas of every worker service (<service>.replicas sets one)",
-		"an integer ≥ 0", "replicas=2"},
+	{ki("replicas", "replicas of every worker service (<service>.replicas sets one)",
+		"an integer ≥ 0", "replicas=2"),
 		checkReplicas, func(r *resolver, _ []string, v string) error {
 			return applyReplicas(r, r.byRole(ComponentWorker), v)
 		}},
@@ -123,16 +129,16 @@ var globalKeys = []keyDef{
 
 // serviceFields are the keys written <service>.<field>, in the order they are applied.
 var serviceFields = []keyDef{
-	{KeyInfo{"replicas", "replicas of the service", "an integer ≥ 0", "SGLangWorker.replicas=3"}, checkReplicas, applyReplicas},
-	{KeyInfo{"cpu", "CPU request and limit of the service", "a positive Kubernetes quantity (e.g. 4, 500m)", "worker.cpu=8"},
+	{ki("replicas", "replicas of the service", "an integer ≥ 0", "SGLangWorker.replicas=3"), checkReplicas, applyReplicas},
+	{ki("cpu", "CPU request and limit of the service", "a positive Kubernetes quantity (e.g. 4, 500m)", "worker.cpu=8"),
 		checkCPU, func(r *resolver, t []string, v string) error {
 			return r.setResource(t, func(ri *ResourceItem) { ri.CPU = v })
 		}},
-	{KeyInfo{"memory", "memory request and limit of the service", "a positive Kubernetes quantity (e.g. 16Gi)", "worker.memory=24Gi"},
+	{ki("memory", "memory request and limit of the service", "a positive Kubernetes quantity (e.g. 16Gi)", "worker.memory=24Gi"),
 		checkMemory, func(r *resolver, t []string, v string) error {
 			return r.setResource(t, func(ri *ResourceItem) { ri.Memory = v })
 		}},
-	{KeyInfo{"gpu", "GPUs (nvidia.com/gpu) request and limit of the service", "an integer ≥ 0", "decode.gpu=2"},
+	{ki("gpu", "GPUs (nvidia.com/gpu) request and limit of the service", "an integer ≥ 0", "decode.gpu=2"),
 		checkGPU, applyGPU},
 }
 
@@ -147,7 +153,7 @@ func OverrideKeys() []KeyInfo {
 	for _, f := range serviceFields {
 		ki := f.KeyInfo
 		ki.Key = "<service>." + f.Key
-		ki.Description += "; <service> is " + serviceSelectorHelp
+		ki.PerService = true
 		out = append(out, ki)
 	}
 	return out
@@ -159,6 +165,7 @@ func KeysHelp() string {
 	for _, k := range OverrideKeys() {
 		fmt.Fprintf(&b, "  %-20s %s\n  %-20s allowed: %s (e.g. --set %s)\n", k.Key, k.Description, "", k.Allowed, k.Example)
 	}
+	fmt.Fprintf(&b, "\n  <service> is %s.\n  The most specific selector wins: worker < prefill/decode/frontend < a service key.\n", ServiceSelectorHelp)
 	return b.String()
 }
 

@@ -241,7 +241,7 @@ func ParseUserProfile(name, source string, data []byte) (Profile, error) {
 			}
 			for _, o := range ovs {
 				key := keyString(o)
-				pos := nodeError(source, o.Key, "")
+				where := nodeWhere(source, o.Key)
 				if _, dup := p.Overrides[key]; dup {
 					return Profile{}, nodeError(source, o.Key, "override %q is given twice", key)
 				}
@@ -250,10 +250,10 @@ func ParseUserProfile(name, source string, data []byte) (Profile, error) {
 					return Profile{}, err
 				}
 				if err := Validate(key, v); err != nil {
-					return Profile{}, atPos(pos, err)
+					return Profile{}, atPos(where, err)
 				}
 				p.Overrides[key] = v
-				p.where[key] = strings.TrimSuffix(pos.Error(), ": ")
+				p.where[key] = where
 			}
 		default:
 			msg := fmt.Sprintf("unknown field %q (a user profile has extends, description, overrides)", k)
@@ -289,14 +289,13 @@ func ParseUserProfile(name, source string, data []byte) (Profile, error) {
 	return p, nil
 }
 
-// atPos puts a file position in front of an override error.
-func atPos(pos *PosError, err error) error {
+// atPos puts a file position ("file:line:col") in front of an override error.
+func atPos(where string, err error) error {
 	var oe *OverrideError
 	if errors.As(err, &oe) {
 		c := *oe
-		c.Where = strings.TrimSuffix(pos.Error(), ": ")
+		c.Where = where
 		return &c
 	}
-	pos.Msg, pos.Err = err.Error(), err
-	return pos
+	return fmt.Errorf("%s: %w", where, err)
 }

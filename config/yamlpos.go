@@ -49,6 +49,11 @@ func yamlError(file string, err error) error {
 	return &PosError{File: file, Msg: err.Error(), Err: err}
 }
 
+// nodeWhere is "file:line:col" of a node.
+func nodeWhere(file string, n ast.Node) string {
+	return strings.TrimSuffix(nodeError(file, n, "").Error(), ": ")
+}
+
 func nodeError(file string, n ast.Node, format string, args ...any) *PosError {
 	pe := &PosError{File: file, Msg: fmt.Sprintf(format, args...)}
 	if n != nil {
