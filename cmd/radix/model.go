@@ -50,6 +50,7 @@ model.gguf holding the same weights and tokenizer. Shapes: llama: %s; qwen3: %s.
 	f.Uint64Var(&opts.Seed, "seed", 1, "random seed")
 	f.StringVar(&opts.DType, "dtype", "bf16", "element type of the stored weights: bf16 or f32")
 	f.BoolVar(&opts.GGUF, "gguf", false, "also write model.gguf")
+	f.StringVar(&opts.GGUFType, "gguf-type", "", "quantise the GGUF's matrices: q8_0 or q4_0 (default: as --dtype)")
 	f.StringVar(&out, "out", "", "output directory")
 	return c
 }

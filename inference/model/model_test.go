@@ -9,6 +9,7 @@ import (
 	"testing"
 
 	"github.com/radixops/radix/inference/kvcache"
+	"github.com/radixops/radix/inference/model/kernels"
 )
 
 // writeTemp writes a random model into a temp dir and returns the dir.
@@ -198,4 +199,66 @@ func TestSampleTemperature(t *testing.T) {
 			t.Errorf("token %d drawn %.4f of the time, want %.4f", i, got, p)
 		}
 	}
+}
+
+// A GGUF whose matrices are ggml Q8_0 or Q4_0 blocks (q/k rows permuted as llama.cpp writes them) loads
+// as that type and computes what the safetensors model quantised on load computes, up to the f16
+// rounding of the block scales.
+func TestGGUFQuantised(t *testing.T) {
+	for _, q := range []string{"q8_0", "q4_0"} {
+		for _, arch := range []string{ArchLlama, ArchQwen3} {
+			dir := filepath.Join(t.TempDir(), arch+q)
+			if err := WriteRandom(dir, RandomOptions{Arch: arch, Shape: "tiny", Seed: 3, GGUF: true, GGUFType: q}); err != nil {
+				t.Fatal(err)
+			}
+			gg := mustLoad(t, filepath.Join(dir, "model.gguf"), "")
+			st := mustLoad(t, dir, q)
+			if gg.WeightType() != q || gg.layers[0].wq.Type.String() != q {
+				t.Fatalf("%s %s: GGUF loaded as %s", arch, q, gg.WeightType())
+			}
+			// Weight by weight: the GGUF's blocks (unpacked, q/k rows restored) equal quantisation on load
+			// up to the f16 rounding of each block's scale (2^-11 relative).
+			for li := range gg.layers {
+				lg, ls := &gg.layers[li], &st.layers[li]
+				for wi, pair := range [][2]*kernels.Matrix{{lg.wq, ls.wq}, {lg.wk, ls.wk}, {lg.wv, ls.wv}, {lg.wo, ls.wo},
+					{lg.wgate, ls.wgate}, {lg.wup, ls.wup}, {lg.wdown, ls.wdown}} {
+					if d := matrixDiff(pair[0], pair[1]); d > 1e-3 {
+						t.Fatalf("%s %s layer %d matrix %d: weights differ by %.3g of max|w|", arch, q, li, wi, d)
+					}
+				}
+			}
+			if d := matrixDiff(gg.output, st.output); d > 1e-3 {
+				t.Fatalf("%s %s: output head differs by %.3g of max|w|", arch, q, d)
+			}
+			prompt := []int32{507, 1, 2, 3, 40, 41, 42, 300}
+			p1, _ := gg.NewKVPool(16, 16)
+			p2, _ := st.NewKVPool(16, 16)
+			a := runChunks(t, gg, p1, prompt, contiguous(len(prompt)), []int{len(prompt)})
+			b := runChunks(t, st, p2, prompt, contiguous(len(prompt)), []int{len(prompt)})
+			// These random models amplify perturbations (q8_0 rounding of about 0.5% moves logits by up to
+			// 6%), so the scales' 0.05% moves them by about 1.5%.
+			if d, s := maxAbsDiff(a, b); d > 0.03*s {
+				t.Errorf("%s %s: GGUF and quantised-on-load logits differ by %.3g (max %.3g)", arch, q, d, s)
+			}
+			// And against f32: the quantisation error stays modest.
+			f := mustLoad(t, dir, "f32")
+			p3, _ := f.NewKVPool(16, 16)
+			c := runChunks(t, f, p3, prompt, contiguous(len(prompt)), []int{len(prompt)})
+			d, s := maxAbsDiff(a, c)
+			t.Logf("%s %s: GGUF vs f32 max|Δ| %.3g of max|logit| %.3g", arch, q, d/s, s)
+		}
+	}
+}
+
+// matrixDiff is max|a-b| over all weights (dequantised) relative to max|b|.
+func matrixDiff(a, b *kernels.Matrix) float64 {
+	ra, rb := make([]float32, a.Cols), make([]float32, b.Cols)
+	d, s := 0.0, 0.0
+	for r := 0; r < a.Rows; r++ {
+		kernels.DecodeRow(ra, a, r)
+		kernels.DecodeRow(rb, b, r)
+		dd, ss := maxAbsDiff(rb, ra)
+		d, s = math.Max(d, dd), math.Max(s, ss)
+	}
+	return d / s
 }

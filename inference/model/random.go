@@ -61,6 +61,9 @@ type RandomOptions struct {
 	Seed  uint64
 	DType string // "bf16" (default) or "f32": element type of the safetensors weights
 	GGUF  bool   // also write model.gguf in the directory
+	// GGUFType quantises the GGUF's weight matrices: "" keeps DType, "q8_0" or "q4_0" store ggml blocks
+	// (norms stay as DType, as llama.cpp keeps them unquantised).
+	GGUFType string
 }
 
 // ShapeConfig returns the Config of a named shape.
@@ -239,7 +242,7 @@ func WriteRandom(dir string, opts RandomOptions) error {
 		return fmt.Errorf("random model: %w", err)
 	}
 	if opts.GGUF {
-		if err := writeRandomGGUF(filepath.Join(dir, "model.gguf"), c, ts, opts.Seed, dt, tokJSON); err != nil {
+		if err := writeRandomGGUF(filepath.Join(dir, "model.gguf"), c, ts, opts.Seed, dt, opts.GGUFType, tokJSON); err != nil {
 			return fmt.Errorf("random model: %w", err)
 		}
 	}
@@ -306,7 +309,19 @@ func ggufTokenizer(tokJSON []byte) (tokens []string, types []int32, merges []str
 	return tokens, types, merges, nil
 }
 
-func writeRandomGGUF(path string, c Config, ts []randTensor, seed uint64, dt safetensors.DType, tokJSON []byte) error {
+func writeRandomGGUF(path string, c Config, ts []randTensor, seed uint64, dt safetensors.DType, quant string, tokJSON []byte) error {
+	var qt kernels.DType
+	var qg gguf.GGMLType
+	switch quant {
+	case "":
+	case "q8_0":
+		qt, qg = kernels.Q8_0, gguf.Q8_0
+	case "q4_0":
+		qt, qg = kernels.Q4_0, gguf.Q4_0
+	default:
+		return fmt.Errorf("GGUF weight type %q not supported (q8_0, q4_0)", quant)
+	}
+	quantised := func(t randTensor) bool { return quant != "" && t.rows > 1 && t.cols%kernels.BlockSize == 0 }
 	tokens, types, merges, err := ggufTokenizer(tokJSON)
 	if err != nil {
 		return err
@@ -348,7 +363,11 @@ func writeRandomGGUF(path string, c Config, ts []randTensor, seed uint64, dt saf
 		if t.rows == 1 {
 			dims = dims[:1]
 		}
-		specs = append(specs, gguf.TensorSpec{Name: t.name, Type: gt, Dims: dims})
+		ty := gt
+		if quantised(t) {
+			ty = qg
+		}
+		specs = append(specs, gguf.TensorSpec{Name: t.name, Type: ty, Dims: dims})
 	}
 	// Llama 3 RoPE scaling travels as per-frequency divisors, as llama.cpp's converter writes it.
 	var ropeFreqs []float32
@@ -368,6 +387,21 @@ func writeRandomGGUF(path string, c Config, ts []randTensor, seed uint64, dt saf
 		}
 		for i, t := range ts {
 			data := t.generate(seed, i, dt)
+			if quantised(t) {
+				kt := kernels.BF16
+				if dt == safetensors.F32 {
+					kt = kernels.F32
+				}
+				src, err := (&rawTensor{name: t.name, typ: kt, rows: t.rows, cols: t.cols, data: data}).matrix()
+				if err != nil {
+					return err
+				}
+				q, err := kernels.Quantize(src, qt)
+				if err != nil {
+					return err
+				}
+				data = ggmlBlocks(q)
+			}
 			if a == ArchLlama {
 				if strings.HasSuffix(t.name, ".attn_q.weight") {
 					data = permuteRows(data, t.rows, c.Heads)
@@ -390,4 +424,27 @@ func writeRandomGGUF(path string, c Config, ts []randTensor, seed uint64, dt saf
 		}
 		return w.Close()
 	})
+}
+
+// ggmlBlocks packs a Q8_0 or Q4_0 matrix into ggml's interleaved blocks: an f16 scale, then the block's
+// 32 int8 quants (Q8_0) or 16 nibble-pair bytes (Q4_0).
+func ggmlBlocks(m *kernels.Matrix) []byte {
+	nb := len(m.Scales)
+	per := 34
+	if m.Type == kernels.Q4_0 {
+		per = 18
+	}
+	out := make([]byte, nb*per)
+	for b := 0; b < nb; b++ {
+		blk := out[b*per : (b+1)*per]
+		binary.LittleEndian.PutUint16(blk, kernels.F32ToF16(m.Scales[b]))
+		if m.Type == kernels.Q8_0 {
+			for j, q := range m.Q8[b*32 : b*32+32] {
+				blk[2+j] = byte(q)
+			}
+		} else {
+			copy(blk[2:], m.Q4[b*16:b*16+16])
+		}
+	}
+	return out
 }

@@ -4,10 +4,20 @@
 // and the persistent worker pool that splits rows across cores.
 //
 // Every kernel has a portable Go implementation. On amd64, Go assembly versions
-// (AVX2+FMA) are selected at run time from the CPU's features; a plain `go build`
-// gives them, with no cgo and no GOEXPERIMENT. UsePortable(true), or the
-// environment variable RADIX_KERNELS=portable read at start-up, forces the
-// portable path (tests compare the two).
+// (AVX2+FMA, kernels_amd64.s) are selected at run time from the CPU's features; a
+// plain `go build` gives them, with no cgo and no GOEXPERIMENT. UsePortable(true),
+// or the environment variable RADIX_KERNELS=portable read at start-up, forces the
+// portable path (tests compare the two); Accelerated says which is in use.
+//
+// The assembly: matrix-vector kernels take four rows at a time sharing every load
+// of x, with the reductions kept in vector registers to the end; MatMul applies
+// each chunk of 64 rows to all tokens while it is in cache, two tokens per pass
+// (4 rows × 2 tokens of accumulators), so weights stream from memory once per
+// call. bf16 widens to f32 by a 16-bit shift before the FMA. Q8_0 and Q4_0 quantise
+// the activations to Q8_0 once per call and take int8·int8 dot products
+// (VPSIGNB/VPMADDUBSW/VPMADDWD), scaling each block's sum by both scales in vector
+// registers, as ggml does. There is no AVX-512 path yet: the machines this was
+// built on expose only AVX2 and FMA, and unexercised assembly is not shipped.
 //
 // Weight layouts:
 //
