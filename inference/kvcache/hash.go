@@ -47,6 +47,18 @@ func PageHash(parent uint64, tokens []int32) uint64 {
 	return d.Sum64()
 }
 
+// PageHashes appends the chained hashes of every whole page of tokens in namespace ns to dst: what a
+// worker that cached these tokens reports in its Stored events. The KV-aware router computes them for an
+// incoming request and counts how many leading hashes each worker holds.
+func PageHashes(ns Namespace, tokens []int32, pageSize int, dst []uint64) []uint64 {
+	h := NamespaceHash(ns)
+	for i := 0; i+pageSize <= len(tokens); i += pageSize {
+		h = PageHash(h, tokens[i:i+pageSize])
+		dst = append(dst, h)
+	}
+	return dst
+}
+
 var littleEndian = func() bool {
 	x := []int32{1}
 	return pageKey(x)[0] == 1

@@ -351,6 +351,13 @@ func TestEventHashesAgreeAcrossTrees(t *testing.T) {
 	if p1[2] != NamespaceHash(9) || s1[6] == s1[0] {
 		t.Fatal("namespace salt not in the chain")
 	}
+	// What a router computes for a request equals what the worker stored.
+	if got := PageHashes(0, cat(seq(0, 8), seq(40, 9)), 4, nil); !slices.Equal(got, []uint64{s1[0], s1[1], s1[4], s1[5]}) {
+		t.Fatalf("PageHashes %x, stored %x", got, s1)
+	}
+	if got := PageHashes(9, seq(0, 16), 4, nil); !slices.Equal(got, s1[6:]) {
+		t.Fatalf("PageHashes in namespace 9 %x, stored %x", got, s1[6:])
+	}
 }
 
 func TestEventsStoredTokensAliasImmutableStorage(t *testing.T) {
