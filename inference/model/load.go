@@ -285,6 +285,12 @@ func ggufConfig(f *gguf.File) (Config, error) {
 	if st, ok := f.String(arch + ".rope.scaling.type"); ok && st != "none" {
 		return c, fmt.Errorf("GGUF rope scaling type %q is not supported", st)
 	}
+	if n, ok := f.Uint(arch + ".expert_count"); ok && n > 0 {
+		return c, fmt.Errorf("%s with %d experts (mixture of experts) is not supported", arch, n)
+	}
+	if n, ok := f.Uint(arch + ".rope.dimension_count"); ok && int(n) != c.HeadDim {
+		return c, fmt.Errorf("partial rotary embedding (%d of %d head dimensions) is not supported", n, c.HeadDim)
+	}
 	c.Tied = f.Tensor("output.weight") == nil
 	if v, ok := f.Uint("tokenizer.ggml.bos_token_id"); ok && v < 1<<31 {
 		c.BOS = int32(v)

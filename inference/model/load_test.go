@@ -151,3 +151,48 @@ func TestConfigParsing(t *testing.T) {
 		t.Fatalf("scaled %v plain %v", f, p)
 	}
 }
+
+// A sharded checkpoint (model.safetensors.index.json) loads and computes exactly like the single file.
+func TestShardedCheckpoint(t *testing.T) {
+	src := filepath.Join("testdata", "llama3-tiny")
+	dir := copyModel(t, "llama3-tiny")
+	os.Remove(filepath.Join(dir, "model.safetensors"))
+	set, err := safetensors.OpenDir(src)
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer set.Close()
+	weightMap := map[string]string{}
+	names := set.Names()
+	for shard, part := range [][]string{names[:len(names)/2], names[len(names)/2:]} {
+		file := []string{"model-00001-of-00002.safetensors", "model-00002-of-00002.safetensors"}[shard]
+		var specs []safetensors.Spec
+		for _, n := range part {
+			ten := set.Tensor(n)
+			specs = append(specs, safetensors.Spec{Name: n, DType: ten.DType, Shape: ten.Shape})
+			weightMap[n] = file
+		}
+		f, _ := os.Create(filepath.Join(dir, file))
+		w, err := safetensors.NewWriter(f, specs, nil)
+		if err != nil {
+			t.Fatal(err)
+		}
+		for _, n := range part {
+			if err := w.WriteTensor(set.Tensor(n).Data); err != nil {
+				t.Fatal(err)
+			}
+		}
+		f.Close()
+	}
+	idx, _ := json.Marshal(map[string]any{"metadata": map[string]any{}, "weight_map": weightMap})
+	os.WriteFile(filepath.Join(dir, safetensors.IndexFile), idx, 0o644)
+	a, b := mustLoad(t, src, "f32"), mustLoad(t, dir, "f32")
+	prompt := []int32{507, 3, 99, 250, 12}
+	p1, _ := a.NewKVPool(16, 16)
+	p2, _ := b.NewKVPool(16, 16)
+	la := runChunks(t, a, p1, prompt, contiguous(5), []int{5})
+	lb := runChunks(t, b, p2, prompt, contiguous(5), []int{5})
+	if d, _ := maxAbsDiff(la, lb); d != 0 {
+		t.Fatalf("sharded logits differ by %g", d)
+	}
+}
