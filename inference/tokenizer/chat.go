@@ -129,14 +129,30 @@ func (t *Tokenizer) EncodeChat(msgs []Message, addGenerationPrompt bool) ([]int3
 // RenderChatTemplate renders a chat template source directly; extra variables (for example
 // enable_thinking or date_string) are passed to the template as they are.
 func RenderChatTemplate(src string, msgs []Message, addGenerationPrompt bool, bos, eos string, extra map[string]any) (string, error) {
-	tmpl, err := jinja.Compile(src)
+	tmpl, err := compileTemplate(src)
 	if err != nil {
 		return "", fmt.Errorf("compiling chat template: %w", err)
 	}
 	return renderChat(tmpl, msgs, addGenerationPrompt, bos, eos, extra)
 }
 
-func renderChat(tmpl *jinja.Template, msgs []Message, addGen bool, bos, eos string, extra map[string]any) (string, error) {
+// compileTemplate compiles a chat template; a panic inside the template engine on hostile input becomes an
+// error, so a bad tokenizer_config.json cannot bring a server down.
+func compileTemplate(src string) (t *jinja.Template, err error) {
+	defer func() {
+		if r := recover(); r != nil {
+			t, err = nil, fmt.Errorf("chat template engine failed: %v", r)
+		}
+	}()
+	return jinja.Compile(src)
+}
+
+func renderChat(tmpl *jinja.Template, msgs []Message, addGen bool, bos, eos string, extra map[string]any) (out string, err error) {
+	defer func() {
+		if r := recover(); r != nil {
+			out, err = "", fmt.Errorf("chat template engine failed: %v", r)
+		}
+	}()
 	ms := make([]any, len(msgs))
 	for i, m := range msgs {
 		ms[i] = map[string]any{"role": m.Role, "content": m.Content}
@@ -154,7 +170,7 @@ func renderChat(tmpl *jinja.Template, msgs []Message, addGen bool, bos, eos stri
 }
 
 func (t *Tokenizer) setChatTemplate(src string) error {
-	tmpl, err := jinja.Compile(src)
+	tmpl, err := compileTemplate(src)
 	if err != nil {
 		return fmt.Errorf("compiling chat_template: %w", err)
 	}

@@ -96,3 +96,18 @@ func FuzzLoadTokenizerJSON(f *testing.F) {
 		_, _ = tk.ApplyChatTemplate([]Message{{"user", "hi"}}, true)
 	})
 }
+
+// FuzzChatTemplate: a hostile chat_template gives an error, never a panic.
+func FuzzChatTemplate(f *testing.F) {
+	f.Add(SyntheticChatTemplate)
+	f.Add(llama3Fallback)
+	f.Add(chatMLFallback)
+	f.Add("{% for m in messages[::-1] %}{{ m.content.split('x')[-1] | upper }}{% endfor %}{{ raise_exception('no') }}")
+	f.Add("{% set ns = namespace(a=1) %}{% set ns.a = ns.a + 1 %}{{ ns.a }}{{ messages | tojson }}")
+	f.Fuzz(func(t *testing.T, src string) {
+		if len(src) > 4096 {
+			return
+		}
+		_, _ = RenderChatTemplate(src, []Message{{"system", "s"}, {"user", "u"}}, true, "<s>", "</s>", nil)
+	})
+}
