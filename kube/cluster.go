@@ -173,6 +173,11 @@ type DeployRequest struct {
 	DryRun    bool
 	Wait      bool
 	Timeout   time.Duration // default 600 s, as the blueprint's deploy.sh
+	// AsPublished renders the blueprint with its known defects kept (config.RenderOptions).
+	AsPublished bool
+	// CreateHFSecret creates a missing hf-token-secret from $HF_TOKEN before applying; the token is
+	// never printed or logged.
+	CreateHFSecret bool
 }
 
 // Check is one prerequisite check run before a deploy.
@@ -198,9 +203,10 @@ type Progress struct {
 	Phase   string // checks, apply, waiting, ready, failed, deleting, gone, timeout
 	Message string
 	State   State
-	Pods    []Pod // pod-level detail when it explains the wait
-	Done    bool  // the last event
-	Err     error // set on the final event when it failed
+	Pods    []Pod  // pod-level detail when it explains the wait
+	Done    bool   // the last event
+	Err     error  // set on the final event when it failed
+	Check   *Check // phase "checks": the prerequisite check this event reports
 }
 
 // LogRequest selects logs to follow.

@@ -1,0 +1,212 @@
+package kube
+
+import (
+	"context"
+	"fmt"
+	"sort"
+	"sync"
+	"time"
+
+	corev1 "k8s.io/api/core/v1"
+	metav1 "k8s.io/apimachinery/pkg/apis/meta/v1"
+	"k8s.io/apimachinery/pkg/apis/meta/v1/unstructured"
+	"k8s.io/apimachinery/pkg/labels"
+	"k8s.io/client-go/dynamic/dynamicinformer"
+	"k8s.io/client-go/informers"
+	"k8s.io/client-go/tools/cache"
+
+	"github.com/radixops/radix/config"
+)
+
+// fleetWatch is one namespace's (or all namespaces') DGD and pod informers, and the signal that
+// something changed. Informers list once, then watch; the reflectors inside reconnect by themselves
+// after a dropped watch or an API server restart.
+type fleetWatch struct {
+	dgd     cache.SharedIndexInformer
+	pods    cache.SharedIndexInformer
+	changed chan struct{} // capacity 1: coalesces bursts of events into one rebuild
+
+	mu     sync.Mutex
+	watchE error // the last watch error, cleared once the server answers again
+}
+
+// newFleetWatch starts informers for namespace ("" = all) and, with name set, one DGD only.
+func (c *KubeCluster) newFleetWatch(ctx context.Context, namespace, name string) (*fleetWatch, error) {
+	w := &fleetWatch{changed: make(chan struct{}, 1)}
+	dynFactory := dynamicinformer.NewFilteredDynamicSharedInformerFactory(c.dyn, 0, namespace, func(o *metav1.ListOptions) {
+		if name != "" {
+			o.FieldSelector = "metadata.name=" + name
+		}
+	})
+	w.dgd = dynFactory.ForResource(DGDResource).Informer()
+	podFactory := informers.NewSharedInformerFactoryWithOptions(c.cs, 0, informers.WithNamespace(namespace),
+		informers.WithTweakListOptions(func(o *metav1.ListOptions) {
+			o.LabelSelector = config.LabelDGDName
+			if name != "" {
+				o.LabelSelector = config.LabelDGDName + "=" + name
+			}
+		}))
+	w.pods = podFactory.Core().V1().Pods().Informer()
+	for _, inf := range []cache.SharedIndexInformer{w.dgd, w.pods} {
+		if err := inf.SetWatchErrorHandlerWithContext(func(_ context.Context, _ *cache.Reflector, err error) {
+			w.setErr(err)
+			go c.awaitServer(ctx, w)
+		}); err != nil {
+			return nil, fmt.Errorf("setting the watch error handler: %w", err)
+		}
+		if _, err := inf.AddEventHandler(cache.ResourceEventHandlerFuncs{
+			AddFunc:    func(any) { w.signal() },
+			UpdateFunc: func(any, any) { w.signal() },
+			DeleteFunc: func(any) { w.signal() },
+		}); err != nil {
+			return nil, fmt.Errorf("adding an event handler: %w", err)
+		}
+	}
+	dynFactory.Start(ctx.Done())
+	podFactory.Start(ctx.Done())
+	if !cache.WaitForCacheSync(ctx.Done(), w.dgd.HasSynced, w.pods.HasSynced) {
+		if ctx.Err() != nil {
+			return nil, fmt.Errorf("listing deployments: %w", ctx.Err())
+		}
+		return nil, fmt.Errorf("listing deployments: the informers did not sync")
+	}
+	return w, nil
+}
+
+func (w *fleetWatch) signal() {
+	select {
+	case w.changed <- struct{}{}:
+	default:
+	}
+}
+
+func (w *fleetWatch) setErr(err error) {
+	w.mu.Lock()
+	w.watchE = err
+	w.mu.Unlock()
+	w.signal()
+}
+
+func (w *fleetWatch) err() error {
+	w.mu.Lock()
+	defer w.mu.Unlock()
+	return w.watchE
+}
+
+// awaitServer clears a watch error once the API server answers again (the reflectors re-watch on
+// their own; this only tells the views that the data is live again). Polling is right here: a server
+// that is down offers nothing to watch.
+func (c *KubeCluster) awaitServer(ctx context.Context, w *fleetWatch) {
+	t := time.NewTicker(time.Second)
+	defer t.Stop()
+	for {
+		select {
+		case <-ctx.Done():
+			return
+		case <-t.C:
+		}
+		if w.err() == nil {
+			return
+		}
+		if c.probe(ctx, 2*time.Second) == nil {
+			w.setErr(nil)
+			return
+		}
+	}
+}
+
+// podsOf returns the informer's pods, sorted by name.
+func (w *fleetWatch) podList() []*corev1.Pod {
+	items := w.pods.GetStore().List()
+	out := make([]*corev1.Pod, 0, len(items))
+	for _, it := range items {
+		if p, ok := it.(*corev1.Pod); ok {
+			out = append(out, p)
+		}
+	}
+	sort.Slice(out, func(i, j int) bool {
+		if out[i].Namespace != out[j].Namespace {
+			return out[i].Namespace < out[j].Namespace
+		}
+		return out[i].Name < out[j].Name
+	})
+	return out
+}
+
+func (w *fleetWatch) dgdList() []*unstructured.Unstructured {
+	items := w.dgd.GetStore().List()
+	out := make([]*unstructured.Unstructured, 0, len(items))
+	for _, it := range items {
+		if u, ok := it.(*unstructured.Unstructured); ok {
+			out = append(out, u)
+		}
+	}
+	sort.Slice(out, func(i, j int) bool {
+		if out[i].GetNamespace() != out[j].GetNamespace() {
+			return out[i].GetNamespace() < out[j].GetNamespace()
+		}
+		return out[i].GetName() < out[j].GetName()
+	})
+	return out
+}
+
+func (w *fleetWatch) snapshot() Snapshot {
+	pods := w.podList()
+	byDGD := map[string][]*corev1.Pod{}
+	for _, p := range pods {
+		k := p.Namespace + "/" + p.Labels[config.LabelDGDName]
+		byDGD[k] = append(byDGD[k], p)
+	}
+	s := Snapshot{At: time.Now(), Err: w.err()}
+	for _, u := range w.dgdList() {
+		s.Deployments = append(s.Deployments, DeploymentFromObject(u, byDGD[u.GetNamespace()+"/"+u.GetName()]))
+	}
+	return s
+}
+
+// Watch streams snapshots of the deployments in namespace ("" means all namespaces).
+func (c *KubeCluster) Watch(ctx context.Context, namespace string) (<-chan Snapshot, error) {
+	wctx, cancel := context.WithCancel(ctx)
+	w, err := c.newFleetWatch(wctx, namespace, "")
+	if err != nil {
+		cancel()
+		return nil, err
+	}
+	out := make(chan Snapshot, 1)
+	go func() {
+		defer cancel()
+		defer close(out)
+		for {
+			snap := w.snapshot()
+			select {
+			case out <- snap:
+			case <-wctx.Done():
+				return
+			}
+			select {
+			case <-w.changed:
+			case <-wctx.Done():
+				return
+			}
+		}
+	}()
+	return out, nil
+}
+
+// Pods lists the pods of a deployment (all of them with name "").
+func (c *KubeCluster) Pods(ctx context.Context, namespace, name string) ([]Pod, error) {
+	sel := config.LabelDGDName
+	if name != "" {
+		sel = labels.Set{config.LabelDGDName: name}.String()
+	}
+	list, err := c.cs.CoreV1().Pods(namespace).List(ctx, metav1.ListOptions{LabelSelector: sel})
+	if err != nil {
+		return nil, fmt.Errorf("listing pods of %s/%s: %w", namespace, name, err)
+	}
+	out := make([]Pod, 0, len(list.Items))
+	for i := range list.Items {
+		out = append(out, PodFromObject(&list.Items[i]))
+	}
+	sort.Slice(out, func(i, j int) bool { return out[i].Name < out[j].Name })
+	return out, nil
+}
