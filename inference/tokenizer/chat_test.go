@@ -154,3 +154,35 @@ func TestConfigErrors(t *testing.T) {
 		t.Errorf("empty dir: %v", err)
 	}
 }
+
+// transformers' LlamaTokenizerFast decides BOS/EOS from add_bos_token/add_eos_token.
+func TestLlamaTokenizerClassFlags(t *testing.T) {
+	tj, err := os.ReadFile(filepath.Join("testdata", "spm.json"))
+	if err != nil {
+		t.Fatal(err)
+	}
+	for _, c := range []struct {
+		cfg  string
+		want []int32
+	}{
+		{`{"tokenizer_class":"LlamaTokenizerFast","bos_token":"<s>","eos_token":"</s>"}`, []int32{1, 9}},
+		{`{"tokenizer_class":"LlamaTokenizerFast","add_bos_token":false,"add_eos_token":true}`, []int32{9, 2}},
+		{`{"tokenizer_class":"PreTrainedTokenizerFast","add_bos_token":false}`, []int32{1, 9}},
+	} {
+		tk, err := FromJSON(tj, []byte(c.cfg))
+		if err != nil {
+			t.Fatal(err)
+		}
+		x := tk.Encode("x", false)
+		want := slices.Clone(c.want)
+		for i := range want {
+			if want[i] == 9 {
+				want = slices.Replace(want, i, i+1, x...)
+				break
+			}
+		}
+		if got := tk.Encode("x", true); !slices.Equal(got, want) {
+			t.Errorf("%s: Encode = %v, want %v", c.cfg, got, want)
+		}
+	}
+}

@@ -419,11 +419,16 @@ func (t *Tokenizer) finishSpecials(bosText, eosText string) {
 // applyConfig reads tokenizer_config.json: bos/eos tokens and the chat template.
 func (t *Tokenizer) applyConfig(cfg []byte) error {
 	var bosText, eosText, chatSrc string
+	var llamaClass bool
+	var addBOS, addEOS *bool
 	if cfg != nil {
 		var c struct {
 			BOS          json.RawMessage `json:"bos_token"`
 			EOS          json.RawMessage `json:"eos_token"`
 			ChatTemplate json.RawMessage `json:"chat_template"`
+			Class        string          `json:"tokenizer_class"`
+			AddBOS       *bool           `json:"add_bos_token"`
+			AddEOS       *bool           `json:"add_eos_token"`
 		}
 		if err := json.Unmarshal(cfg, &c); err != nil {
 			return fmt.Errorf("parsing tokenizer_config.json: %w", err)
@@ -434,6 +439,8 @@ func (t *Tokenizer) applyConfig(cfg []byte) error {
 			return fmt.Errorf("tokenizer_config.json: %w", err)
 		}
 		chatSrc = src
+		llamaClass = c.Class == "LlamaTokenizer" || c.Class == "LlamaTokenizerFast"
+		addBOS, addEOS = c.AddBOS, c.AddEOS
 	}
 	if t.bos < 0 && bosText == "" {
 		if sp, ok := t.post.(interface{ firstSpecial() int32 }); ok {
@@ -441,6 +448,19 @@ func (t *Tokenizer) applyConfig(cfg []byte) error {
 		}
 	}
 	t.finishSpecials(bosText, eosText)
+	if llamaClass {
+		// transformers' LlamaTokenizerFast rebuilds the post-processor from add_bos_token (default true)
+		// and add_eos_token (default false), whatever tokenizer.json says.
+		var p postTemplate
+		if (addBOS == nil || *addBOS) && t.bos >= 0 {
+			p.items = append(p.items, []int32{t.bos})
+		}
+		p.items = append(p.items, nil)
+		if addEOS != nil && *addEOS && t.eos >= 0 {
+			p.items = append(p.items, []int32{t.eos})
+		}
+		t.post = p
+	}
 	if chatSrc != "" {
 		if err := t.setChatTemplate(chatSrc); err != nil {
 			return fmt.Errorf("tokenizer_config.json: %w", err)
