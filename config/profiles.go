@@ -78,7 +78,12 @@ func Builtins() ([]Profile, error) {
 	if err != nil {
 		return nil, err
 	}
-	return append([]Profile(nil), b...), nil
+	out := make([]Profile, len(b))
+	for i, p := range b {
+		p.Services = append([]string(nil), p.Services...)
+		out[i] = p
+	}
+	return out, nil
 }
 
 func lookupBuiltin(name string) (Profile, bool, error) {

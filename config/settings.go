@@ -249,6 +249,9 @@ func (s *Settings) setTheme(src string, v ast.Node) error {
 			if s.Theme.Name, err = scalarString(src, p.Value, "theme.name"); err != nil {
 				return err
 			}
+			if strings.TrimSpace(s.Theme.Name) == "" {
+				return nodeError(src, p.Value, "theme.name is empty: name a theme or leave the field out")
+			}
 		case "colors":
 			cs, err := mapPairs(src, p.Value, "theme.colors")
 			if err != nil {

@@ -96,6 +96,7 @@ func TestSettingsErrors(t *testing.T) {
 		{"namespace: Team_A\n", []string{"config.yaml:1:12", "RFC 1123"}},
 		{"namespace:\n", []string{"config.yaml:1:", "needs a value"}},
 		{"theme: dark\n", []string{"config.yaml:1:8", "mapping"}},
+		{"theme:\n  name: \"\"\n", []string{"config.yaml:2:9", "theme.name"}},
 		{"theme:\n  colour: {}\n", []string{"config.yaml:2:3", "theme.colour"}},
 		{"theme:\n  colors:\n    accent: orange\n", []string{"config.yaml:3:13", "#rrggbb"}},
 		{"theme:\n  colors:\n    accent: 300\n", []string{"config.yaml:3:13"}},
