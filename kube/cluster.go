@@ -50,11 +50,11 @@ type Cluster interface {
 
 // Info describes what a Cluster is connected to.
 type Info struct {
-	Context   string // kubeconfig context name, or "local (embedded)"
-	Server    string // API server URL, or the state directory of the embedded environment
-	Namespace string // the default namespace
-	Embedded  bool
-	ReadOnly  bool
+	Context   string `json:"context"`   // kubeconfig context name, or "local (embedded)"
+	Server    string `json:"server"`    // API server URL, or the state directory of the embedded environment
+	Namespace string `json:"namespace"` // the default namespace
+	Embedded  bool   `json:"embedded"`
+	ReadOnly  bool   `json:"readOnly"`
 }
 
 // EmbeddedContext is the context name shown for the embedded environment.
@@ -85,38 +85,38 @@ const (
 
 // Snapshot is the full list of deployments at one moment; views render it, never mutate it.
 type Snapshot struct {
-	Deployments []Deployment
-	At          time.Time
+	Deployments []Deployment `json:"deployments"`
+	At          time.Time    `json:"at"`
 	// Err is set when the watch is degraded (for example reconnecting); Deployments is the last good list.
-	Err error
+	Err error `json:"-"`
 }
 
 // Deployment is one DynamoGraphDeployment (or one embedded deployment).
 type Deployment struct {
-	Name      string
-	Namespace string
-	Backend   string // sglang, vllm, trtllm
-	Profile   string // catalog profile it was deployed from (radix's annotation), "" if unknown
-	State     State
-	Reason    string // Ready condition reason
-	Message   string // Ready condition message
-	Services  []Service
-	Model     string // --model-path of the workers
-	PageSize  int    // --page-size of the workers, 0 if unset
-	GPUs      int    // total GPUs requested by all replicas
-	Created   time.Time
-	Pods      int // pods currently belonging to it
+	Name      string    `json:"name"`
+	Namespace string    `json:"namespace"`
+	Backend   string    `json:"backend"` // sglang, vllm, trtllm
+	Profile   string    `json:"profile"` // catalog profile it was deployed from (radix's annotation), "" if unknown
+	State     State     `json:"state"`
+	Reason    string    `json:"reason"`  // Ready condition reason
+	Message   string    `json:"message"` // Ready condition message
+	Services  []Service `json:"services"`
+	Model     string    `json:"model"`    // --model-path of the workers
+	PageSize  int       `json:"pageSize"` // --page-size of the workers, 0 if unset
+	GPUs      int       `json:"gpus"`     // total GPUs requested by all replicas
+	Created   time.Time `json:"created"`
+	Pods      int       `json:"pods"` // pods currently belonging to it
 }
 
 // Service is one entry of spec.services (a DynamoComponentDeployment).
 type Service struct {
-	Name          string // service key, e.g. SGLangDecodeWorker
-	ComponentType string // frontend, worker, planner, main
-	SubType       string // prefill, decode, or ""
-	Replicas      int    // desired
-	Ready         int
-	GPUs          int // per replica
-	Args          string
+	Name          string `json:"name"`          // service key, e.g. SGLangDecodeWorker
+	ComponentType string `json:"componentType"` // frontend, worker, planner, main
+	SubType       string `json:"subType"`       // prefill, decode, or ""
+	Replicas      int    `json:"replicas"`      // desired
+	Ready         int    `json:"ready"`
+	GPUs          int    `json:"gpus"` // per replica
+	Args          string `json:"args"`
 }
 
 // Detail is everything the deployment detail view shows.
@@ -130,38 +130,41 @@ type Detail struct {
 
 // Pod is one pod of a deployment (or one local process).
 type Pod struct {
-	Name            string
-	Namespace       string
-	Deployment      string
-	Component       string // service key
-	ComponentType   string
-	Phase           string // Pending, Running, Succeeded, Failed, Unknown
-	Ready           bool
-	Restarts        int
-	Node            string
-	GPUs            int
-	Created         time.Time
-	Reason          string // waiting or termination reason now (ImagePullBackOff, CrashLoopBackOff, Unschedulable…)
-	Message         string
-	LastTermination string // reason of the last container termination
-	PID             int    // embedded environment only
-	Endpoint        string // embedded environment only: the process's base URL
+	Name            string    `json:"name,omitempty"`
+	Namespace       string    `json:"namespace,omitempty"`
+	Deployment      string    `json:"deployment,omitempty"`
+	Component       string    `json:"component,omitempty"` // service key
+	ComponentType   string    `json:"componentType,omitempty"`
+	Phase           string    `json:"phase,omitempty"` // Pending, Running, Succeeded, Failed, Unknown
+	Ready           bool      `json:"ready,omitempty"`
+	Restarts        int       `json:"restarts,omitempty"`
+	Node            string    `json:"node,omitempty"`
+	GPUs            int       `json:"gpus,omitempty"`
+	Created         time.Time `json:"created"`
+	Reason          string    `json:"reason,omitempty"` // waiting or termination reason now (ImagePullBackOff, CrashLoopBackOff, Unschedulable…)
+	Message         string    `json:"message,omitempty"`
+	LastTermination string    `json:"lastTermination,omitempty"` // reason of the last container termination
+	PID             int       `json:"pid,omitempty"`             // embedded environment only
+	Endpoint        string    `json:"endpoint,omitempty"`        // embedded environment only: the process's base URL
 }
 
 // Condition is a status condition of a deployment.
 type Condition struct {
-	Type, Status, Reason, Message string
-	LastTransition                time.Time
+	Type           string    `json:"type"`
+	Status         string    `json:"status"`
+	Reason         string    `json:"reason"`
+	Message        string    `json:"message"`
+	LastTransition time.Time `json:"lastTransition"`
 }
 
 // Event is a Kubernetes event (or an embedded-environment event) about a deployment or its pods.
 type Event struct {
-	Time    time.Time
-	Type    string // Normal, Warning
-	Reason  string
-	Object  string // kind/name
-	Message string
-	Count   int
+	Time    time.Time `json:"time"`
+	Type    string    `json:"type"` // Normal, Warning
+	Reason  string    `json:"reason"`
+	Object  string    `json:"object"` // kind/name
+	Message string    `json:"message"`
+	Count   int       `json:"count"`
 }
 
 // DeployRequest asks for a profile to be deployed.
@@ -182,31 +185,31 @@ type DeployRequest struct {
 
 // Check is one prerequisite check run before a deploy.
 type Check struct {
-	Name     string
-	OK       bool
-	Blocking bool   // a failed blocking check stops the deploy
-	Message  string // what was found
-	Fix      string // what to do about it
+	Name     string `json:"name,omitempty"`
+	OK       bool   `json:"oK,omitempty"`
+	Blocking bool   `json:"blocking,omitempty"` // a failed blocking check stops the deploy
+	Message  string `json:"message,omitempty"`  // what was found
+	Fix      string `json:"fix,omitempty"`      // what to do about it
 }
 
 // Preview is a deploy request rendered but not applied.
 type Preview struct {
-	Manifest string // YAML
-	Diff     string // unified diff against the live object; "" when new or unchanged
-	Exists   bool
-	Checks   []Check
+	Manifest string  `json:"manifest"` // YAML
+	Diff     string  `json:"diff"`     // unified diff against the live object; "" when new or unchanged
+	Exists   bool    `json:"exists"`
+	Checks   []Check `json:"checks"`
 }
 
 // Progress is one step of a deploy or delete.
 type Progress struct {
-	Time    time.Time
-	Phase   string // checks, apply, waiting, ready, failed, deleting, gone, timeout
-	Message string
-	State   State
-	Pods    []Pod  // pod-level detail when it explains the wait
-	Done    bool   // the last event
-	Err     error  // set on the final event when it failed
-	Check   *Check // phase "checks": the prerequisite check this event reports
+	Time    time.Time `json:"time"`
+	Phase   string    `json:"phase,omitempty"` // checks, apply, waiting, ready, failed, deleting, gone, timeout
+	Message string    `json:"message,omitempty"`
+	State   State     `json:"state"`
+	Pods    []Pod     `json:"pods,omitempty"`  // pod-level detail when it explains the wait
+	Done    bool      `json:"done,omitempty"`  // the last event
+	Err     error     `json:"-"`               // set on the final event when it failed
+	Check   *Check    `json:"check,omitempty"` // phase "checks": the prerequisite check this event reports
 }
 
 // LogRequest selects logs to follow.
@@ -222,62 +225,62 @@ type LogRequest struct {
 
 // LogLine is one line of one pod's log.
 type LogLine struct {
-	Time time.Time
-	Pod  string
-	Text string
+	Time time.Time `json:"time"`
+	Pod  string    `json:"pod,omitempty"`
+	Text string    `json:"text,omitempty"`
 	// Err marks a stream problem (dropped, reconnecting); Text then explains it.
-	Err bool
+	Err bool `json:"err,omitempty"`
 }
 
 // GPUReport is the GPU inventory.
 type GPUReport struct {
-	Nodes []GPUNode
+	Nodes []GPUNode `json:"nodes"`
 	// Local describes the CPU runtime in the embedded environment when no GPU is present.
-	Local *LocalRuntime
+	Local *LocalRuntime `json:"local,omitempty"`
 	// Note explains missing sources, e.g. "metrics-server not installed", "no DCGM exporter".
-	Note string
+	Note string `json:"note,omitempty"`
 }
 
 // GPUNode is one node's GPUs.
 type GPUNode struct {
-	Name         string
-	Pool         string // karpenter.sh/nodepool
-	InstanceType string
-	Product      string // nvidia.com/gpu.product
-	Capacity     int
-	Allocatable  int
-	Requested    int
-	Holders      []string // deployments holding GPUs here
+	Name         string   `json:"name"`
+	Pool         string   `json:"pool"` // karpenter.sh/nodepool
+	InstanceType string   `json:"instanceType"`
+	Product      string   `json:"product"` // nvidia.com/gpu.product
+	Capacity     int      `json:"capacity"`
+	Allocatable  int      `json:"allocatable"`
+	Requested    int      `json:"requested"`
+	Holders      []string `json:"holders"` // deployments holding GPUs here
 	// From DCGM when present; negative when unknown.
-	Utilization float64
-	MemUsedMiB  float64
-	MemTotalMiB float64
-	CPUMilli    int64 // from metrics.k8s.io, -1 when unknown
-	MemoryBytes int64
+	Utilization float64 `json:"utilization"`
+	MemUsedMiB  float64 `json:"memUsedMiB"`
+	MemTotalMiB float64 `json:"memTotalMiB"`
+	CPUMilli    int64   `json:"cpuMilli"` // from metrics.k8s.io, -1 when unknown
+	MemoryBytes int64   `json:"memoryBytes"`
 }
 
 // LocalRuntime is what the embedded environment's CPU runtime uses.
 type LocalRuntime struct {
-	Threads     int
-	WeightBytes int64
-	KVTokens    int // KV pool capacity in tokens
-	KVUsed      int
+	Threads     int   `json:"threads"`
+	WeightBytes int64 `json:"weightBytes"`
+	KVTokens    int   `json:"kvTokens"` // KV pool capacity in tokens
+	KVUsed      int   `json:"kvUsed"`
 }
 
 // WorkerStats are one worker's prefix-cache and load figures.
 type WorkerStats struct {
-	Pod           string
-	Role          string // worker, prefill, decode
-	Source        string // "metrics" or "logs"
-	At            time.Time
-	CacheHitRate  float64 // cumulative cached / prompt tokens when counters exist
-	TokenUsage    float64
-	Running       int
-	Queued        int
-	GenThroughput float64 // tokens/s
-	TTFT          time.Duration
-	CachedTokens  float64 // cumulative
-	PromptTokens  float64 // cumulative
+	Pod           string        `json:"pod"`
+	Role          string        `json:"role"`   // worker, prefill, decode
+	Source        string        `json:"source"` // "metrics" or "logs"
+	At            time.Time     `json:"at"`
+	CacheHitRate  float64       `json:"cacheHitRate"` // cumulative cached / prompt tokens when counters exist
+	TokenUsage    float64       `json:"tokenUsage"`
+	Running       int           `json:"running"`
+	Queued        int           `json:"queued"`
+	GenThroughput float64       `json:"genThroughput"` // tokens/s
+	TTFT          time.Duration `json:"ttftNs"`
+	CachedTokens  float64       `json:"cachedTokens"` // cumulative
+	PromptTokens  float64       `json:"promptTokens"` // cumulative
 }
 
 // ErrNotFound is returned when a named deployment does not exist.
