@@ -1,5 +1,7 @@
 package tokenizer
 
+import "strings"
+
 // The GPT-2 byte-level alphabet: every byte maps to a printable Unicode character so that BPE
 // vocabularies can be stored as text. Printable Latin-1 bytes map to themselves; the rest (controls,
 // space, 0x7F-0xA0, 0xAD) map to U+0100 upwards in byte order.
@@ -23,11 +25,12 @@ func init() {
 
 // byteLevelEncode maps every byte of s (valid UTF-8 or not) to its byte-level character.
 func byteLevelEncode(s string) string {
-	buf := make([]rune, len(s))
+	var b strings.Builder
+	b.Grow(2 * len(s))
 	for i := 0; i < len(s); i++ {
-		buf[i] = byteToRune[s[i]]
+		b.WriteRune(byteToRune[s[i]])
 	}
-	return string(buf)
+	return b.String()
 }
 
 // byteLevelDecode maps a token's characters back to bytes. ok is false when a character is outside the

@@ -16,6 +16,12 @@
 //
 // The Llama 3 / GPT-2 / Qwen2 pre-tokenizer regular expressions use a lookahead that Go's regexp lacks;
 // they are recognised by their exact pattern strings and matched by hand-written code (pretok.go) that
-// follows the backtracking semantics of the original expressions. Other Split patterns are translated to
-// Go's regexp when they have no lookaround, and refused with a clear error otherwise.
+// follows the backtracking semantics of the original expressions. Other patterns whose only lookaround is
+// a top-level \s+(?!\S) alternative (DeepSeek V3's, for one) are matched alternative by alternative with
+// anchored Go regexps; patterns without lookaround go to Go's regexp (with \s widened to Unicode
+// White_Space as in Oniguruma); anything else is refused with an error naming the pattern.
+//
+// Exactness is checked against the Hugging Face libraries: testdata/gen/gen_goldens.py trains byte-level
+// and SentencePiece-style tokenizers with `tokenizers`, and records encodings, decodings and
+// transformers' chat-template renderings that the tests compare byte for byte.
 package tokenizer
