@@ -4,6 +4,7 @@ import (
 	"encoding/json"
 	"fmt"
 	"strings"
+	"unicode/utf8"
 )
 
 // pre is a piece of text on its way through the pre-tokenizers. first says it starts at offset 0 of the
@@ -105,23 +106,28 @@ func (p preMetaspace) pretokenize(ps []pre) []pre {
 	return out
 }
 
-// digitMatcher matches ASCII digits, one at a time or in runs.
+// digitMatcher matches numeric characters (Rust's char::is_numeric: Unicode Nd, Nl, No), one at a time
+// or in runs.
 type digitMatcher struct{ individual bool }
 
 func (d digitMatcher) findAll(s string) []span {
 	var out []span
-	for i := 0; i < len(s); i++ {
-		if s[i] < '0' || s[i] > '9' {
+	for i := 0; i < len(s); {
+		r, sz := utf8.DecodeRuneInString(s[i:])
+		if !isN(r) {
+			i += sz
 			continue
 		}
-		j := i + 1
-		if !d.individual {
-			for j < len(s) && s[j] >= '0' && s[j] <= '9' {
-				j++
+		j := i + sz
+		for !d.individual && j < len(s) {
+			r, sz := utf8.DecodeRuneInString(s[j:])
+			if !isN(r) {
+				break
 			}
+			j += sz
 		}
 		out = append(out, span{i, j})
-		i = j - 1
+		i = j
 	}
 	return out
 }

@@ -172,6 +172,38 @@ def train_spm(corpus):
     return tok
 
 
+DEEPSEEK_LIKE = [
+    r"\p{N}{1,3}",
+    r"[一-龥぀-ゟ゠-ヿ]+",
+    r"[!\"#$%&'()*+,\-./:;<=>?@\[\\\]^_`{|}~][A-Za-z]+|[^\r\n\p{L}\p{P}\p{S}]?[\p{L}\p{M}]+| ?[\p{P}\p{S}]+[\r\n]*|\s*[\r\n]+|\s+(?!\S)|\s+",
+]
+
+
+def pretok_variant(tok, pre):
+    d = json.loads(tok.to_str())
+    d["pre_tokenizer"] = pre
+    return Tokenizer.from_str(json.dumps(d))
+
+
+def extra_variants(bl, spm):
+    bl_plain = {"type": "ByteLevel", "add_prefix_space": False, "trim_offsets": True, "use_regex": False}
+    return {
+        # Several Split pre-tokenizers in sequence, the last one with a lookahead (DeepSeek V3 style).
+        "bytelevel_deepseek": pretok_variant(bl, {"type": "Sequence", "pretokenizers": [
+            {"type": "Split", "pattern": {"Regex": p}, "behavior": "Isolated", "invert": False} for p in DEEPSEEK_LIKE] + [bl_plain]}),
+        "bytelevel_prefix": pretok_variant(bl, {"type": "ByteLevel", "add_prefix_space": True, "trim_offsets": True, "use_regex": True}),
+        # Every Split behaviour, invert, string patterns and Digits.
+        "bytelevel_behaviors": pretok_variant(bl, {"type": "Sequence", "pretokenizers": [
+            {"type": "Split", "pattern": {"String": " "}, "behavior": "MergedWithNext", "invert": False},
+            {"type": "Split", "pattern": {"Regex": "\\p{P}+"}, "behavior": "MergedWithPrevious", "invert": False},
+            {"type": "Split", "pattern": {"Regex": "[a-m]+"}, "behavior": "Contiguous", "invert": True},
+            {"type": "Split", "pattern": {"String": "\n"}, "behavior": "Removed", "invert": False},
+            {"type": "Digits", "individual_digits": True},
+            bl_plain]}),
+        "spm_metaspace_split": pretok_variant(spm, {"type": "Metaspace", "replacement": "\u2581", "prepend_scheme": "always", "split": True}),
+    }
+
+
 def metaspace_variant(tok):
     d = json.loads(tok.to_str())
     d["normalizer"] = None
@@ -328,6 +360,10 @@ def main():
     spm = train_spm(corpus)
     toks["spm"] = spm
     toks["spm_metaspace"] = metaspace_variant(spm)
+    try:
+        toks.update(extra_variants(toks["bytelevel"], metaspace_variant(spm)))
+    except Exception:
+        traceback.print_exc()
     all_goldens = []
     for name, tok in toks.items():
         tok.save(os.path.join(OUT, name + ".json"), pretty=False)
