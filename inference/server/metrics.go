@@ -75,5 +75,16 @@ func newMetrics(modelName string, stats func() (engine.Stats, bool)) *metrics {
 	gauge(t.DynamoComponentKVStatsTotalBlocks, "KV pages in the pool.", func(s engine.Stats) float64 { return float64(s.TotalPages) })
 	gauge(t.DynamoComponentKVStatsGPUCacheUsagePct, "KV pool usage (0-1, as Dynamo reports it).", func(s engine.Stats) float64 { return s.TokenUsage })
 	gauge(t.DynamoComponentKVStatsGPUPrefixCacheHitRt, "Prefix cache hit rate since start.", func(s engine.Stats) float64 { return s.HitRate() })
+	// radix's own: where scheduler time goes, for the RadixAttention paper's "tree overhead" figure.
+	counter(MetricStepSeconds, "Wall time of scheduler steps.", func(s engine.Stats) float64 { return s.StepTime.Seconds() })
+	counter(MetricTreeSeconds, "Wall time of radix tree operations inside scheduler steps.", func(s engine.Stats) float64 { return s.TreeTime.Seconds() })
+	counter(MetricPrefillTokens, "Prefill tokens actually computed.", func(s engine.Stats) float64 { return float64(s.PrefillTokens) })
 	return m
 }
+
+// radix's own metric names.
+const (
+	MetricStepSeconds   = "radix:scheduler_step_seconds_total"
+	MetricTreeSeconds   = "radix:radix_tree_seconds_total"
+	MetricPrefillTokens = "radix:prefill_computed_tokens_total"
+)
