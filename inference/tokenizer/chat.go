@@ -153,20 +153,25 @@ func renderChat(tmpl *jinja.Template, msgs []Message, addGen bool, bos, eos stri
 			out, err = "", fmt.Errorf("chat template engine failed: %v", r)
 		}
 	}()
-	ms := make([]any, len(msgs))
+	// Messages are dicts with keys in the order transformers passes them (role, then content), so that
+	// filters such as tojson print them the same way.
+	ms := make([]jinja.Value, len(msgs))
 	for i, m := range msgs {
-		ms[i] = map[string]any{"role": m.Role, "content": m.Content}
+		d := jinja.NewDict()
+		d.AsDict().Set("role", jinja.NewString(m.Role))
+		d.AsDict().Set("content", jinja.NewString(m.Content))
+		ms[i] = d
 	}
-	data := map[string]any{
-		"messages":              ms,
-		"add_generation_prompt": addGen,
-		"bos_token":             bos,
-		"eos_token":             eos,
+	data := map[string]jinja.Value{
+		"messages":              jinja.NewList(ms),
+		"add_generation_prompt": jinja.NewBool(addGen),
+		"bos_token":             jinja.NewString(bos),
+		"eos_token":             jinja.NewString(eos),
 	}
 	for k, v := range extra {
-		data[k] = v
+		data[k] = jinja.FromGoValue(v)
 	}
-	return tmpl.Render(data)
+	return tmpl.RenderValues(data)
 }
 
 func (t *Tokenizer) setChatTemplate(src string) error {

@@ -186,3 +186,16 @@ func TestLlamaTokenizerClassFlags(t *testing.T) {
 		}
 	}
 }
+
+// Constructs real templates rely on beyond the goldens: strftime_now, tojson, dict access and loops.
+func TestTemplateBuiltins(t *testing.T) {
+	src := `{{ strftime_now('%Y') | length }}|{{ messages | length }}|{{ messages[0] | tojson }}|` +
+		`{% for m in messages %}{{ loop.index }}{{ m['role'][0] | upper }}{% if not loop.last %},{% endif %}{% endfor %}|{{ missing is defined }}`
+	got, err := RenderChatTemplate(src, convo[:2], false, "", "", nil)
+	if err != nil {
+		t.Fatal(err)
+	}
+	if want := `4|2|{"role": "system", "content": "Be brief."}|1S,2U|False`; got != want {
+		t.Fatalf("got %q, want %q", got, want)
+	}
+}
