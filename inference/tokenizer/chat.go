@@ -97,6 +97,12 @@ func (t *Tokenizer) ChatTemplate() string {
 // ApplyChatTemplate renders a conversation into the prompt text the model expects. The text already
 // contains any BOS the template writes: encode it with Encode(text, false).
 func (t *Tokenizer) ApplyChatTemplate(msgs []Message, addGenerationPrompt bool) (string, error) {
+	return t.ApplyChatTemplateVars(msgs, addGenerationPrompt, nil)
+}
+
+// ApplyChatTemplateVars is ApplyChatTemplate with extra template variables, such as Qwen3's
+// enable_thinking, passed as transformers passes apply_chat_template's keyword arguments.
+func (t *Tokenizer) ApplyChatTemplateVars(msgs []Message, addGenerationPrompt bool, vars map[string]any) (string, error) {
 	tmpl := chatMLFallbackTmpl
 	bos, eos := t.Token(t.bos), t.Token(t.eos)
 	if t.bos < 0 {
@@ -110,7 +116,7 @@ func (t *Tokenizer) ApplyChatTemplate(msgs []Message, addGenerationPrompt bool) 
 	} else if _, ok := t.TokenID("<|start_header_id|>"); ok {
 		tmpl = llama3FallbackTmpl
 	}
-	out, err := renderChat(tmpl, msgs, addGenerationPrompt, bos, eos, nil)
+	out, err := renderChat(tmpl, msgs, addGenerationPrompt, bos, eos, vars)
 	if err != nil {
 		return "", fmt.Errorf("applying chat template: %w", err)
 	}

@@ -72,6 +72,10 @@ func TestLoadDirWithConfig(t *testing.T) {
 	if want := "[system:Be brief.][user:Hi]<|eot_id|>"; got != want {
 		t.Errorf("template = %q, want %q", got, want)
 	}
+	got, err = tk.ApplyChatTemplateVars(convo[:1], false, map[string]any{"messages": []any{}})
+	if err != nil || got != "<|eot_id|>" {
+		t.Errorf("vars override messages: %q, %v", got, err)
+	}
 	// Load also accepts the tokenizer.json path itself.
 	if _, err := Load(filepath.Join(dir, "tokenizer.json")); err != nil {
 		t.Errorf("Load(file): %v", err)
