@@ -28,6 +28,9 @@ var shapes = map[string]map[string]Config{
 		// Llama 2 style: multi-head attention, tied embeddings, plain RoPE.
 		"tiny-llama2": {Layers: 2, Hidden: 64, Heads: 4, KVHeads: 4, HeadDim: 16, FFN: 160, Vocab: 512, ContextLen: 256,
 			RopeTheta: 10000, NormEps: 1e-6, Tied: true},
+		// The smallest the synthetic tokenizer allows (256 bytes + 5 specials): seeds for fuzzing.
+		"micro": {Layers: 1, Hidden: 32, Heads: 2, KVHeads: 1, HeadDim: 16, FFN: 32, Vocab: 261, ContextLen: 64,
+			RopeTheta: 10000, NormEps: 1e-5},
 		// A few million parameters: big enough that the matrices dominate a step, small enough for benchmarks
 		// that write the model first.
 		"small": {Layers: 4, Hidden: 512, Heads: 8, KVHeads: 4, HeadDim: 64, FFN: 1408, Vocab: 4096, ContextLen: 1024,
@@ -38,6 +41,8 @@ var shapes = map[string]map[string]Config{
 	ArchQwen3: {
 		// Qwen3 style: q/k norms, head_dim*heads != hidden, tied embeddings.
 		"tiny": {Layers: 2, Hidden: 64, Heads: 4, KVHeads: 2, HeadDim: 32, FFN: 96, Vocab: 512, ContextLen: 256,
+			RopeTheta: 1000000, NormEps: 1e-6, Tied: true, QKNorm: true},
+		"micro": {Layers: 1, Hidden: 32, Heads: 2, KVHeads: 1, HeadDim: 16, FFN: 32, Vocab: 261, ContextLen: 64,
 			RopeTheta: 1000000, NormEps: 1e-6, Tied: true, QKNorm: true},
 		"qwen3-0.6b": {Layers: 28, Hidden: 1024, Heads: 16, KVHeads: 8, HeadDim: 128, FFN: 3072, Vocab: 151936, ContextLen: 40960,
 			RopeTheta: 1000000, NormEps: 1e-6, Tied: true, QKNorm: true},
