@@ -51,6 +51,7 @@ type Prefill struct {
 	Tokens    int
 	Seconds   float64
 	TokPerSec float64
+	Cores     float64 // CPU seconds per wall second the process got meanwhile (0: unknown)
 }
 
 // Decode is the decode throughput at one batch size.
@@ -61,8 +62,12 @@ type Decode struct {
 	TokPerSec   float64 // Batch / StepSeconds
 	// BytesPerStep is what one step reads: the weights once, plus each sequence's KV.
 	BytesPerStep float64
-	// BandwidthFraction is BytesPerStep / StepSeconds over the measured bandwidth.
+	// Bandwidth is the streaming read bandwidth measured just before this phase
+	// (on a shared machine it drifts); BandwidthFraction is BytesPerStep /
+	// StepSeconds over it.
+	Bandwidth         float64
 	BandwidthFraction float64
+	Cores             float64 // CPU seconds per wall second during the timed steps
 }
 
 // Result is one run of the benchmark.
@@ -125,23 +130,29 @@ func Run(ctx context.Context, m *model.Model, o Options) (*Result, error) {
 			return nil, err
 		}
 		fmt.Fprintf(o.Log, "prefill %d tokens...\n", n)
+		c0 := processCPU()
 		sec, err := prefill(ctx, m, pool, rng, n, logits)
 		if err != nil {
 			return nil, err
 		}
-		r.Prefill = append(r.Prefill, Prefill{Tokens: n, Seconds: sec, TokPerSec: float64(n) / sec})
+		r.Prefill = append(r.Prefill, Prefill{Tokens: n, Seconds: sec, TokPerSec: float64(n) / sec, Cores: (processCPU() - c0).Seconds() / sec})
 	}
 	for _, b := range o.Batches {
 		if err := ctx.Err(); err != nil {
 			return nil, err
 		}
 		fmt.Fprintf(o.Log, "decode at batch %d...\n", b)
+		bw, err := kernels.MeasureReadBandwidth(o.BandwidthBytes, r.Threads)
+		if err != nil {
+			return nil, fmt.Errorf("bench model: %w", err)
+		}
 		d, err := decode(ctx, m, pool, rng, b, o.DecodeContext, o.DecodeSteps, logits)
 		if err != nil {
 			return nil, err
 		}
 		d.BytesPerStep = float64(r.WeightBytes) + float64(b)*r.KVBytes*(float64(o.DecodeContext)+float64(o.DecodeSteps)/2)
-		d.BandwidthFraction = d.BytesPerStep / d.StepSeconds / r.Bandwidth
+		d.Bandwidth = bw
+		d.BandwidthFraction = d.BytesPerStep / d.StepSeconds / bw
 		r.Decode = append(r.Decode, d)
 	}
 	return r, nil
@@ -201,7 +212,7 @@ func decode(ctx context.Context, m *model.Model, pool *kvcache.Pool, rng *rand.R
 		}
 	}
 	batchSeqs := make([]model.Seq, batch)
-	var total time.Duration
+	var total, cpu time.Duration
 	// Step 0 is untimed: it settles caches and the worker pool at this batch size.
 	for step := 0; step <= steps; step++ {
 		if err := ctx.Err(); err != nil {
@@ -213,16 +224,17 @@ func decode(ctx context.Context, m *model.Model, pool *kvcache.Pool, rng *rand.R
 			s.slots = pool.Slots(s.slots[:0], s.pages, pos+1)
 			batchSeqs[i] = model.Seq{Tokens: []int32{tok}, Pos: pos, Slots: s.slots}
 		}
-		start := time.Now()
+		start, c0 := time.Now(), processCPU()
 		if err := m.Forward(batchSeqs, pool, logits[:batch]); err != nil {
 			return Decode{}, fmt.Errorf("bench model: decode step %d at batch %d: %w", step, batch, err)
 		}
 		if step > 0 {
 			total += time.Since(start)
+			cpu += processCPU() - c0
 		}
 	}
 	st := total.Seconds() / float64(steps)
-	return Decode{Batch: batch, Steps: steps, StepSeconds: st, TokPerSec: float64(batch) / st}, nil
+	return Decode{Batch: batch, Steps: steps, StepSeconds: st, TokPerSec: float64(batch) / st, Cores: cpu.Seconds() / total.Seconds()}, nil
 }
 
 // Write prints the result as the table `radix bench model` shows.
@@ -230,18 +242,20 @@ func (r *Result) Write(w io.Writer) error {
 	c := r.Config
 	fmt.Fprintf(w, "model: %s, %d layers, hidden %d, ffn %d, heads %d/%d, vocab %d; weights %s; kernels %s; %d threads\n",
 		c.Arch, c.Layers, c.Hidden, c.FFN, c.Heads, c.KVHeads, c.Vocab, r.WeightType, r.Kernels, r.Threads)
-	fmt.Fprintf(w, "read bandwidth (streaming sum, %d threads, this run): %.1f GB/s\n", r.Threads, r.Bandwidth/1e9)
+	fmt.Fprintf(w, "read bandwidth (streaming sum, %d threads, this run): %.1f GB/s at start; decode rows use the value measured just before each\n", r.Threads, r.Bandwidth/1e9)
 	fmt.Fprintf(w, "weights read per decoded token: %.3f GB (+ %.1f KiB of KV per attended position)\n", float64(r.WeightBytes)/1e9, r.KVBytes/1024)
 	if len(r.Decode) > 0 {
-		fmt.Fprintf(w, "decode ceiling at batch 1 (bandwidth / bytes per token): %.1f tok/s\n", r.Bandwidth/r.Decode[0].BytesPerStep)
+		d := r.Decode[0]
+		fmt.Fprintf(w, "decode ceiling at batch %d (bandwidth / bytes per step): %.1f tok/s\n", d.Batch, float64(d.Batch)*d.Bandwidth/d.BytesPerStep)
 	}
 	tw := tabwriter.NewWriter(w, 0, 0, 2, ' ', tabwriter.AlignRight)
-	fmt.Fprintln(tw, "\nphase\tbatch\ttokens\ttok/s\tms/step\tGB/step\tof bandwidth\t")
+	fmt.Fprintln(tw, "\nphase\tbatch\ttokens\ttok/s\tms/step\tGB/step\tGB/s read\tof bandwidth\tcores used\t")
 	for _, p := range r.Prefill {
-		fmt.Fprintf(tw, "prefill\t1\t%d\t%.1f\t%.0f\t\t\t\n", p.Tokens, p.TokPerSec, p.Seconds*1e3)
+		fmt.Fprintf(tw, "prefill\t1\t%d\t%.1f\t%.0f\t\t\t\t%.2f\t\n", p.Tokens, p.TokPerSec, p.Seconds*1e3, p.Cores)
 	}
 	for _, d := range r.Decode {
-		fmt.Fprintf(tw, "decode\t%d\t%d\t%.2f\t%.1f\t%.3f\t%.0f%%\t\n", d.Batch, d.Steps*d.Batch, d.TokPerSec, d.StepSeconds*1e3, d.BytesPerStep/1e9, 100*d.BandwidthFraction)
+		fmt.Fprintf(tw, "decode\t%d\t%d\t%.2f\t%.1f\t%.3f\t%.1f\t%.0f%% of %.1f\t%.2f\t\n", d.Batch, d.Steps*d.Batch, d.TokPerSec, d.StepSeconds*1e3,
+			d.BytesPerStep/1e9, d.BytesPerStep/d.StepSeconds/1e9, 100*d.BandwidthFraction, d.Bandwidth/1e9, d.Cores)
 	}
 	if err := tw.Flush(); err != nil {
 		return err
@@ -250,5 +264,6 @@ func (r *Result) Write(w io.Writer) error {
 		last := r.Decode[len(r.Decode)-1]
 		fmt.Fprintf(w, "batch-%d / batch-1 decode throughput: %.2fx\n", last.Batch, last.TokPerSec/r.Decode[0].TokPerSec)
 	}
-	return nil
+	_, err := fmt.Fprintf(w, "cores used: CPU time / wall time of the process; below %d means the machine was shared and the rows are not comparable\n", r.Threads)
+	return err
 }
