@@ -112,13 +112,11 @@ func MatMul(out []float32, w *Matrix, x []float32, n int) {
 	case F32:
 		f, f2 := fns.f32, fns.f32x2
 		parallelFor(rows, chunk, func(lo, hi int) {
-			t := 0
-			for ; f2 != nil && t+2 <= n; t += 2 {
-				f2(out[t*rows:], rows, w.F32, cols, x[t*cols:(t+2)*cols], lo, hi)
-			}
-			for ; t < n; t++ {
+			tiles(lo, hi, n, 4, func(t, lo, hi int) {
 				f(out[t*rows:(t+1)*rows], w.F32, cols, x[t*cols:(t+1)*cols], lo, hi)
-			}
+			}, f2 != nil, func(t, lo, hi int) {
+				f2(out[t*rows:], rows, w.F32, cols, x[t*cols:(t+2)*cols], lo, hi)
+			})
 		})
 	case BF16, F16:
 		f, f2 := fns.bf16, fns.bf16x2
@@ -126,26 +124,24 @@ func MatMul(out []float32, w *Matrix, x []float32, n int) {
 			f, f2 = fns.f16, nil
 		}
 		parallelFor(rows, chunk, func(lo, hi int) {
-			t := 0
-			for ; f2 != nil && t+2 <= n; t += 2 {
-				f2(out[t*rows:], rows, w.U16, cols, x[t*cols:(t+2)*cols], lo, hi)
-			}
-			for ; t < n; t++ {
+			tiles(lo, hi, n, 4, func(t, lo, hi int) {
 				f(out[t*rows:(t+1)*rows], w.U16, cols, x[t*cols:(t+1)*cols], lo, hi)
-			}
+			}, f2 != nil, func(t, lo, hi int) {
+				f2(out[t*rows:], rows, w.U16, cols, x[t*cols:(t+2)*cols], lo, hi)
+			})
 		})
 	case Q8_0, Q4_0:
 		useInt8 := (w.Type == Q8_0 && fns.q8 != nil) || (w.Type == Q4_0 && fns.q4 != nil)
 		if !useInt8 {
 			parallelFor(rows, chunk, func(lo, hi int) {
-				for t := range n {
+				tiles(lo, hi, n, 8, func(t, lo, hi int) {
 					xt := x[t*cols : (t+1)*cols]
 					if w.Type == Q8_0 {
 						q8RowsGo(out[t*rows:(t+1)*rows], w.Q8, w.Scales, cols, xt, lo, hi)
 					} else {
 						q4RowsGo(out[t*rows:(t+1)*rows], w.Q4, w.Scales, cols, xt, lo, hi)
 					}
-				}
+				}, false, nil)
 			})
 			return
 		}
@@ -157,11 +153,7 @@ func MatMul(out []float32, w *Matrix, x []float32, n int) {
 			}
 		})
 		parallelFor(rows, chunk, func(lo, hi int) {
-			t := 0
-			for ; w.Type == Q8_0 && fns.q8x2 != nil && t+2 <= n; t += 2 {
-				fns.q8x2(out[t*rows:], rows, w.Q8, w.Scales, cols, sc.q[t*cols:(t+2)*cols], sc.s[t*nb:(t+2)*nb], lo, hi)
-			}
-			for ; t < n; t++ {
+			tiles(lo, hi, n, 8, func(t, lo, hi int) {
 				o := out[t*rows : (t+1)*rows]
 				xq, xs := sc.q[t*cols:(t+1)*cols], sc.s[t*nb:(t+1)*nb]
 				if w.Type == Q8_0 {
@@ -169,11 +161,38 @@ func MatMul(out []float32, w *Matrix, x []float32, n int) {
 				} else {
 					fns.q4(o, w.Q4, w.Scales, cols, xq, xs, lo, hi)
 				}
-			}
+			}, w.Type == Q8_0 && fns.q8x2 != nil, func(t, lo, hi int) {
+				fns.q8x2(out[t*rows:], rows, w.Q8, w.Scales, cols, sc.q[t*cols:(t+2)*cols], sc.s[t*nb:(t+2)*nb], lo, hi)
+			})
 		})
 		q8Pool.Put(sc)
 	default:
 		panic(fmt.Sprintf("kernels: matmul over unknown type %s", w.Type))
+	}
+}
+
+// tiles runs a chunk of rows [lo, hi) against all n tokens. With one token it is
+// a single call (the decode case: stream the rows once). With more, tokens go in
+// blocks of tb and rows in groups of four, so a group's weights stay in L1 while
+// they meet every token of the block and the block's activations stay in L1 while
+// every group passes; two (when useTwo) takes tokens t and t+1 in one pass.
+func tiles(lo, hi, n, tb int, one func(t, lo, hi int), useTwo bool, two func(t, lo, hi int)) {
+	if n == 1 {
+		one(0, lo, hi)
+		return
+	}
+	for t0 := 0; t0 < n; t0 += tb {
+		te := min(n, t0+tb)
+		for r := lo; r < hi; r += 4 {
+			re := min(hi, r+4)
+			t := t0
+			for ; useTwo && t+2 <= te; t += 2 {
+				two(t, r, re)
+			}
+			for ; t < te; t++ {
+				one(t, r, re)
+			}
+		}
 	}
 }
 
