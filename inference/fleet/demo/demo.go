@@ -60,6 +60,9 @@ func Extract(dir string) (string, error) {
 	if _, err := os.Stat(filepath.Join(dst, ".complete")); err == nil {
 		return dst, nil
 	}
+	if err := os.MkdirAll(dir, 0o755); err != nil {
+		return "", fmt.Errorf("extracting the demo model: %w", err)
+	}
 	tmp, err := os.MkdirTemp(dir, ".extract-")
 	if err != nil {
 		return "", fmt.Errorf("extracting the demo model: %w", err)
