@@ -498,7 +498,7 @@ func (m *Model) header() string {
 	cols := max((w-leftW)/hintW, 0)
 	lines := make([]string, headerLines)
 	for i := range lines {
-		lines[i] = padRight(left[i], leftW)
+		lines[i] = padRight(left[i], leftW-1) + " "
 		for c := 0; c < cols; c++ {
 			if j := c*headerLines + i; j < len(hints) {
 				lines[i] += padRight(hints[j], hintW)

@@ -215,7 +215,8 @@ func (v *chat) Update(msg tea.Msg) tea.Cmd {
 		}
 		v.url, v.models = msg.url, msg.models
 		if msg.err != nil {
-			v.status = ansiFree(msg.err.Error())
+			v.status = "not connected"
+			v.turns = append(v.turns, turn{role: "note", err: msg.err})
 			return flashErr(msg.err)
 		}
 		if v.model == "" && len(v.models) > 0 {
@@ -402,11 +403,15 @@ func (v *chat) View() string {
 			who = st.Dim.Render("··· ")
 		}
 		text := ansiFree(strings.ReplaceAll(t.text, "\n", " ⏎ "))
-		for _, l := range strings.Split(ansi.Wordwrap(who+text, max(v.w-2, 10), " "), "\n") {
-			body = append(body, " "+l)
+		if text != "" || t.role != "note" {
+			for _, l := range strings.Split(ansi.Wordwrap(who+text, max(v.w-2, 10), " "), "\n") {
+				body = append(body, " "+l)
+			}
 		}
 		if t.err != nil {
-			body = append(body, " "+st.Error.Render(ansiFree(t.err.Error())))
+			for _, l := range strings.Split(ansi.Wordwrap(ansiFree(t.err.Error()), max(v.w-2, 10), " /:"), "\n") {
+				body = append(body, " "+st.Error.Render(l))
+			}
 		}
 		if r := t.res; r != nil && t.err == nil {
 			body = append(body, " "+st.Dim.Render(fmt.Sprintf("TTFT %s · %.1f tok/s · %d prompt tokens (%d cached) · %d completion tokens",

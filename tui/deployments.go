@@ -10,6 +10,7 @@ import (
 	"github.com/charmbracelet/bubbles/cursor"
 	"github.com/charmbracelet/bubbles/textinput"
 	tea "github.com/charmbracelet/bubbletea"
+	"github.com/charmbracelet/x/ansi"
 
 	"github.com/radixops/radix/kube"
 )
@@ -241,7 +242,7 @@ func (v *deployments) action(a string) tea.Cmd {
 		if v.sortBy == by {
 			v.sortDesc = !v.sortDesc
 		} else {
-			v.sortBy, v.sortDesc = by, by == "age" || by == "gpus"
+			v.sortBy, v.sortDesc = by, by == "gpus"
 		}
 		v.refresh()
 	default:
@@ -294,6 +295,10 @@ func (v *deployments) refresh() {
 		case "gpus":
 			if a.GPUs != b.GPUs {
 				return a.GPUs < b.GPUs
+			}
+		case "name":
+			if a.Name != b.Name {
+				return a.Name < b.Name
 			}
 		}
 		if a.Namespace != b.Namespace {
@@ -409,7 +414,16 @@ func (v *deployments) View() string {
 	}
 	joinRow(&sb, header, depCols, v.widths)
 	lines = append(lines, st.Header.Render(padRight(sb.String(), v.w)))
-	rowsH := max(v.h-3, 1)
+	// The status line(s): the selected deployment's Ready message when it is not ready — the reason
+	// must be readable at 80 columns, where the MESSAGE column is dropped.
+	var status []string
+	if d, ok := v.selected(); ok && d.State != kube.StateSuccessful && d.Message != "" {
+		wrapped := strings.Split(ansi.Wordwrap(fmt.Sprintf(" %s: %s", d.Name, ansiFree(d.Message)), v.w, " "), "\n")
+		for _, l := range wrapped[:min(len(wrapped), 2)] {
+			status = append(status, st.State(d.State).Render(l))
+		}
+	}
+	rowsH := max(v.h-2-max(len(status), 1), 1)
 	v.offset = scrollWindow(v.cursor, v.offset, rowsH, len(v.rows))
 	for i := v.offset; i < len(v.rows) && i < v.offset+rowsH; i++ {
 		sb.Reset()
@@ -430,16 +444,10 @@ func (v *deployments) View() string {
 	case len(v.rows) == 0:
 		lines = append(lines, st.Dim.Render("  no deployments here — :deploy to create one, 0 for all namespaces"))
 	}
-	for len(lines) < v.h-1 {
+	for len(lines) < v.h-max(len(status), 1) {
 		lines = append(lines, "")
 	}
-	// The status line: the selected deployment's Ready message when it is not ready — the reason
-	// must be readable at 80 columns, where the MESSAGE column is dropped.
-	status := ""
-	if d, ok := v.selected(); ok && d.State != kube.StateSuccessful && d.Message != "" {
-		status = st.State(d.State).Render(fmt.Sprintf(" %s %s: %s", d.State, d.Name, ansiFree(d.Message)))
-	}
-	lines = append(lines[:v.h-1], status)
+	lines = append(lines[:v.h-max(len(status), 1)], status...)
 	v.cache = padLines(lines, v.w, v.h)
 	v.dirty = false
 	return v.cache

@@ -226,7 +226,7 @@ func (v *detail) build() {
 		if p.Ready {
 			ready = "1/1"
 		}
-		pods = append(pods, []string{p.Name, p.Component, p.Phase, ready, strconv.Itoa(p.Restarts), p.Node,
+		pods = append(pods, []string{shortPod(p.Name, d.Name), p.Component, p.Phase, ready, strconv.Itoa(p.Restarts), p.Node,
 			strconv.Itoa(p.GPUs), age(now.Sub(p.Created)), p.Reason, p.LastTermination})
 	}
 	table("PODS", []col{{title: "NAME", min: 12, max: 48}, {title: "COMPONENT", min: 9, max: 20, drop: 3}, {title: "PHASE", min: 7},

@@ -96,8 +96,8 @@ func (v *gpu) Update(msg tea.Msg) tea.Cmd {
 }
 
 var gpuCols = []col{
-	{title: "NODE", min: 12, max: 40}, {title: "POOL", min: 6, max: 24, drop: 3}, {title: "TYPE", min: 6, max: 14, drop: 2},
-	{title: "PRODUCT", min: 7, max: 24, drop: 4}, {title: "GPU", min: 3, right: true}, {title: "REQ", min: 3, right: true},
+	{title: "NODE", min: 12, max: 40}, {title: "POOL", min: 6, max: 24, drop: 4}, {title: "TYPE", min: 6, max: 14, drop: 5},
+	{title: "PRODUCT", min: 7, max: 24, drop: 3}, {title: "GPU", min: 3, right: true}, {title: "REQ", min: 3, right: true},
 	{title: "FREE", min: 4, right: true}, {title: "UTIL", min: 5, right: true}, {title: "MEM", min: 9, right: true, drop: 1},
 	{title: "HOLDERS", min: 8, fill: true},
 }

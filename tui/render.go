@@ -21,7 +21,9 @@ type col struct {
 const gap = 2
 
 // layoutCols returns each column's width for the natural (widest cell) widths within total width.
-// Columns shrink toward their minimum first, then the ones marked drop disappear (width 0).
+// When the row does not fit, the less important columns (higher drop) shrink to their minimum first,
+// then they disappear in the same order, and only then do the essential columns shrink. A fill
+// column with nothing in it is dropped; one with content takes the width left over.
 func layoutCols(cols []col, natural []int, width int) []int {
 	w := make([]int, len(cols))
 	sum := func() int {
@@ -34,39 +36,60 @@ func layoutCols(cols []col, natural []int, width int) []int {
 		}
 		return t + gap*max(n-1, 0)
 	}
+	floor := func(i int) int { return max(cols[i].min, len(cols[i].title)) }
 	for i, c := range cols {
 		w[i] = max(natural[i], len(c.title), c.min, 1)
 		if c.max > 0 && w[i] > c.max {
-			w[i] = max(c.max, c.min)
+			w[i] = max(c.max, floor(i))
 		}
 		if c.fill {
-			w[i] = max(c.min, len(c.title))
+			w[i] = floor(i)
+			if natural[i] == 0 {
+				w[i] = 0
+			}
+		}
+	}
+	// Columns by drop priority, least important first; essential ones (drop 0) last.
+	order := make([]int, 0, len(cols))
+	for p := 100; p >= 0; p-- {
+		for i, c := range cols {
+			if c.drop == p {
+				order = append(order, i)
+			}
+		}
+	}
+	for _, i := range order {
+		if over := sum() - width; over > 0 && cols[i].drop > 0 && w[i] > floor(i) {
+			w[i] -= min(over, w[i]-floor(i))
+		}
+	}
+	for _, i := range order {
+		if sum() > width && cols[i].drop > 0 {
+			w[i] = 0
 		}
 	}
 	for over := sum() - width; over > 0; over = sum() - width {
-		// Shrink the widest shrinkable column by one step.
 		best := -1
-		for i, c := range cols {
-			if w[i] > c.min && w[i] > len(c.title) && (best < 0 || w[i] > w[best]) {
+		for i := range cols {
+			if w[i] > floor(i) && (best < 0 || w[i] > w[best]) {
 				best = i
 			}
 		}
 		if best < 0 {
 			break
 		}
-		w[best] -= min(over, w[best]-max(cols[best].min, len(cols[best].title)))
+		w[best] -= min(over, w[best]-floor(best))
 	}
-	for sum() > width {
-		drop := -1
-		for i, c := range cols {
-			if w[i] > 0 && c.drop > 0 && (drop < 0 || c.drop > cols[drop].drop) {
-				drop = i
-			}
+	// Give room freed by dropped columns back to shrunk ones, most important first.
+	for k := len(order) - 1; k >= 0; k-- {
+		i := order[k]
+		want := max(natural[i], floor(i))
+		if cols[i].max > 0 {
+			want = min(want, max(cols[i].max, floor(i)))
 		}
-		if drop < 0 {
-			break
+		if w[i] > 0 && !cols[i].fill && w[i] < want {
+			w[i] += min(want-w[i], max(width-sum(), 0))
 		}
-		w[drop] = 0
 	}
 	for i, c := range cols {
 		if c.fill && w[i] > 0 {
