@@ -13,7 +13,6 @@ import (
 	apierrors "k8s.io/apimachinery/pkg/api/errors"
 	metav1 "k8s.io/apimachinery/pkg/apis/meta/v1"
 	"k8s.io/apimachinery/pkg/apis/meta/v1/unstructured"
-	"sigs.k8s.io/yaml"
 
 	"github.com/radixops/radix/config"
 )
@@ -123,11 +122,11 @@ func diffable(u *unstructured.Unstructured) (string, error) {
 	for _, f := range []string{"managedFields", "resourceVersion", "generation", "uid", "creationTimestamp", "selfLink"} {
 		unstructured.RemoveNestedField(cp.Object, "metadata", f)
 	}
-	b, err := yaml.Marshal(cp.Object)
+	y, err := toYAML(cp.Object)
 	if err != nil {
 		return "", fmt.Errorf("rendering %s for the diff: %w", u.GetName(), err)
 	}
-	return string(b), nil
+	return y, nil
 }
 
 // prerequisites runs the checks deploy.sh runs, and more, each with the fix it suggests. Only a

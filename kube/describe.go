@@ -11,7 +11,6 @@ import (
 	metav1 "k8s.io/apimachinery/pkg/apis/meta/v1"
 	"k8s.io/apimachinery/pkg/apis/meta/v1/unstructured"
 	"k8s.io/apimachinery/pkg/labels"
-	"sigs.k8s.io/yaml"
 
 	"github.com/radixops/radix/config"
 )
@@ -116,9 +115,9 @@ func (c *KubeCluster) events(ctx context.Context, namespace, name string) ([]Eve
 func manifestYAML(obj *unstructured.Unstructured) (string, error) {
 	cp := obj.DeepCopy()
 	unstructured.RemoveNestedField(cp.Object, "metadata", "managedFields")
-	b, err := yaml.Marshal(cp.Object)
+	y, err := toYAML(cp.Object)
 	if err != nil {
 		return "", fmt.Errorf("rendering %s as YAML: %w", obj.GetName(), err)
 	}
-	return string(b), nil
+	return y, nil
 }
