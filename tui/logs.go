@@ -23,7 +23,7 @@ var logPresets = []struct {
 }{
 	{"preset-cache", "C", "cache lines", `(?i)#cached-token|cache hit|token usage|kv cache|evict|retract`},
 	{"preset-register", "R", "registration", `(?i)regist|added model|removed model|model_name=`},
-	{"preset-errors", "E", "errors", `(?i)\berror\b|exception|traceback|panic|fatal|\bfail|oom|killed|retract`},
+	{"preset-errors", "E", "errors", `(?i)error|exception|traceback|panic|fatal|\bfail|oom|killed|retract`},
 	{"preset-disagg", "D", "disaggregation", `(?i)disagg|bootstrap|prefill|nixl|transfer|kv.?sender|kv.?receiver`},
 }
 
