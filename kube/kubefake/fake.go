@@ -423,7 +423,7 @@ func (c *Cluster) Deploy(ctx context.Context, req kube.DeployRequest) (<-chan ku
 			return
 		}
 		_ = c.SetState(d.Namespace, d.Name, kube.StateInitializing, "some_resources_are_not_ready", "Resources not ready: pods starting")
-		if !send(kube.Progress{Phase: "waiting", Message: "waiting for pods", State: kube.StateInitializing, Pods: pods}) || !sleep() {
+		if !send(kube.Progress{Phase: "waiting", Message: "waiting for pods", State: kube.StateInitializing, Pods: slices.Clone(pods)}) || !sleep() {
 			return
 		}
 		if fail != "" {
