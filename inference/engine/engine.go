@@ -92,6 +92,8 @@ type Engine struct {
 	decodeSteps       int
 	lastDecodeLog     time.Time
 	decodeTokensSince int
+
+	pd pdState // disaggregation: held prefills and transferring decodes (disagg.go)
 }
 
 type request struct {
@@ -202,6 +204,12 @@ func (e *Engine) Config() Config { return e.cfg }
 // Submit queues a request. The request ends when ctx does (its pages are freed) or by Stream.Cancel.
 // Requests that can never run are rejected here, not queued.
 func (e *Engine) Submit(ctx context.Context, req Request) (*Stream, error) {
+	return e.submit(ctx, req, nil)
+}
+
+// submit is Submit; prep, when set, sees the request under the inbox lock before the loop can (the
+// disaggregation hooks mark their requests there).
+func (e *Engine) submit(ctx context.Context, req Request, prep func(*request)) (*Stream, error) {
 	n := len(req.Tokens)
 	if n == 0 {
 		return nil, ErrEmptyPrompt
@@ -233,6 +241,9 @@ func (e *Engine) Submit(ctx context.Context, req Request) (*Stream, error) {
 	r.stream = newStream(r.id, e)
 	id := r.id
 	r.stream.stop = context.AfterFunc(ctx, func() { e.cancel(id) })
+	if prep != nil {
+		prep(r)
+	}
 	e.inbox = append(e.inbox, r)
 	e.signal()
 	return r.stream, nil
@@ -346,6 +357,7 @@ func (e *Engine) takeInbox() {
 	for _, ch := range checks {
 		ch <- e.checkInvariant()
 	}
+	e.pdTakeInbox()
 }
 
 func (e *Engine) cancelOne(id uint64) {
@@ -395,10 +407,11 @@ func (e *Engine) checkInvariant() error {
 			return fmt.Errorf("engine: invariant: waiting request %d holds %d pages", r.id, len(r.pages))
 		}
 	}
+	owned += e.pdOwnedPages()
 	if u := e.pool.Usage(); u.InFlightPages != owned {
 		return fmt.Errorf("engine: invariant: %d pages in flight but running requests own %d", u.InFlightPages, owned)
 	}
-	if e.tree != nil && len(e.running) == 0 {
+	if e.tree != nil && len(e.running) == 0 && e.pd.idle() {
 		if u := e.pool.Usage(); u.ProtectedPages != 0 {
 			return fmt.Errorf("engine: invariant: no request runs but %d cached pages are locked", u.ProtectedPages)
 		}

@@ -447,6 +447,9 @@ func (e *Engine) sampleAndEmit(r *request, logits []float32, wasPrefill bool) {
 	r.tokens = append(r.tokens, tok)
 	r.out++
 	e.st.GenerationTokens++
+	if wasPrefill && e.pdHold(r, tok) {
+		return // a disaggregated prefill: its KV waits for the transfer (disagg.go)
+	}
 	o := Output{HasToken: true, Token: tok, Logprob: lp, TopLogprobs: top,
 		PromptTokens: r.promptLen, CachedTokens: r.firstCached}
 	switch {
