@@ -118,6 +118,15 @@ func (m *Model) Update(msg tea.Msg) (tea.Model, tea.Cmd) {
 		return m, nil
 	case tea.KeyMsg:
 		return m, m.key(msg)
+	case tea.MouseMsg:
+		// Only delivered when config.yaml turns the mouse on: the wheel scrolls the top view.
+		switch msg.Button {
+		case tea.MouseButtonWheelUp:
+			return m, m.top().Update(actionMsg{Action: "up"})
+		case tea.MouseButtonWheelDown:
+			return m, m.top().Update(actionMsg{Action: "down"})
+		}
+		return m, nil
 	case targeted:
 		for _, v := range m.stack {
 			if v.ID() == msg.target() {
