@@ -383,7 +383,9 @@ func (m *Model) namespaceList() []string {
 // selected finds the deployment the user is looking at: the topmost view that has one.
 func (m *Model) selected() (kube.Deployment, bool) {
 	for i := len(m.stack) - 1; i >= 0; i-- {
-		if s, ok := m.stack[i].(interface{ selected() (kube.Deployment, bool) }); ok {
+		if s, ok := m.stack[i].(interface {
+			selected() (kube.Deployment, bool)
+		}); ok {
 			if d, ok := s.selected(); ok {
 				return d, true
 			}

@@ -27,7 +27,7 @@ func fleet(n, pods int) []kube.Deployment {
 			Name: fmt.Sprintf("dgd-%04d", i), Namespace: fmt.Sprintf("team-%02d", i%20), Backend: "sglang",
 			Profile: "sglang-disaggregated-default", State: states[i%len(states)], Message: "Resources not ready: x: ImagePullBackOff",
 			Services: []kube.Service{{Name: "Frontend", Replicas: 1, Ready: 1}, {Name: "SGLangDecodeWorker", Replicas: 2, Ready: 2, GPUs: 1}, {Name: "SGLangPrefillWorker", Replicas: 2, Ready: 1, GPUs: 1}},
-			Model: "deepseek-ai/DeepSeek-R1-Distill-Llama-8B", PageSize: 16, GPUs: 4, Pods: pods,
+			Model:    "deepseek-ai/DeepSeek-R1-Distill-Llama-8B", PageSize: 16, GPUs: 4, Pods: pods,
 			Created: testNow.Add(-time.Duration(i) * time.Minute),
 		}
 	}

@@ -90,11 +90,15 @@ func newChat(sh *Shared, d kube.Deployment) *chat {
 	return v
 }
 
-func (v *chat) ID() int                           { return v.id }
-func (v *chat) Name() string                      { return "chat" }
-func (v *chat) Title() string                     { return "chat(" + v.dep.Namespace + "/" + v.dep.Name + ")" }
-func (v *chat) Capturing() bool                   { return !v.picking }
-func (v *chat) SetSize(w, h int)                  { v.w, v.h, v.dirty = w, max(h, 4), true; v.input.Width = w - 8; v.system.Width = w - 10 }
+func (v *chat) ID() int         { return v.id }
+func (v *chat) Name() string    { return "chat" }
+func (v *chat) Title() string   { return "chat(" + v.dep.Namespace + "/" + v.dep.Name + ")" }
+func (v *chat) Capturing() bool { return !v.picking }
+func (v *chat) SetSize(w, h int) {
+	v.w, v.h, v.dirty = w, max(h, 4), true
+	v.input.Width = w - 8
+	v.system.Width = w - 10
+}
 func (v *chat) selected() (kube.Deployment, bool) { return v.dep, v.dep.Name != "" }
 func (v *chat) Close() {
 	v.cancel()

@@ -81,7 +81,7 @@ func (v *logs) Close() {
 		v.cancel()
 	}
 }
-func (v *logs) Title() string                       { return "logs(" + v.dep.Namespace + "/" + v.dep.Name + ")" }
+func (v *logs) Title() string                     { return "logs(" + v.dep.Namespace + "/" + v.dep.Name + ")" }
 func (v *logs) selected() (kube.Deployment, bool) { return v.dep, true }
 
 func (v *logs) Bindings() []Binding {

@@ -120,8 +120,8 @@ func (s *Shared) bindings(v view) []Binding {
 // capture text.
 type view interface {
 	ID() int
-	Name() string   // keymap scope and crumb, e.g. "deployments"
-	Title() string  // shown above the body
+	Name() string  // keymap scope and crumb, e.g. "deployments"
+	Title() string // shown above the body
 	Init() tea.Cmd
 	Update(msg tea.Msg) tea.Cmd
 	View() string // exactly the body size given by SetSize
@@ -160,7 +160,7 @@ type (
 		ns    string
 		perms map[kube.Action]bool
 	}
-	flashExpireMsg struct{ seq int }
+	flashExpireMsg  struct{ seq int }
 	snapshotSeenMsg struct{ snap kube.Snapshot }
 )
 
