@@ -13,6 +13,7 @@ import (
 func init() {
 	register(func(g *globals) *cobra.Command {
 		var o server.ServeOptions
+		var topo topology
 		c := &cobra.Command{
 			Use:   "serve --model PATH",
 			Short: "Serve a model over an OpenAI-compatible API with RadixAttention prefix caching",
@@ -25,6 +26,9 @@ dynamo_component_kvstats_* names) and /debug/invariant. Logs SGLang's scheduler 
 				ctx, stop := signal.NotifyContext(cmd.Context(), os.Interrupt, syscall.SIGTERM)
 				defer stop()
 				o.Log = cmd.ErrOrStderr()
+				if handled, err := runTopology(ctx, cmd, o, &topo); handled {
+					return err
+				}
 				return server.Serve(ctx, o)
 			},
 		}
@@ -42,6 +46,7 @@ dynamo_component_kvstats_* names) and /debug/invariant. Logs SGLang's scheduler 
 		f.StringVar(&o.APIKey, "api-key", "", "require Authorization: Bearer <key> on /v1/*")
 		f.StringVar(&o.DType, "dtype", "", "weight compute type: f32, bf16, q8_0, q4_0 (default: auto)")
 		f.StringVar(&o.KVDType, "kv-cache-dtype", "", "KV cache element type: f32 (default) or bf16")
+		addTopologyFlags(f, &topo)
 		return c
 	})
 }
