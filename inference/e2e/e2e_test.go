@@ -404,8 +404,8 @@ func TestLeaseLapse(t *testing.T) {
 		t.Fatal(err)
 	}
 	waitHealthy(t, fe, 1)
-	if !strings.Contains(fe.log.String(), "removed model") {
-		t.Fatal("no removed model line after the lease lapsed")
+	if !strings.Contains(fe.log.String(), "lease expired") {
+		t.Fatal("the frontend logged no lapsed lease")
 	}
 	for i := range 3 {
 		if r := chat(t, fe.url, user(prompts[i]), 4, false); r.Status != 200 {
