@@ -4,6 +4,7 @@ import (
 	"context"
 	"fmt"
 	"os"
+	"strings"
 	"time"
 
 	"github.com/spf13/cobra"
@@ -22,6 +23,7 @@ type topology struct {
 	overlap, temperature                           float64
 	kvEvents                                       bool
 	leaseTTL, heartbeat, xferHeartbeat, xferTimout time.Duration
+	set                                            []string
 }
 
 func addTopologyFlags(f *pflag.FlagSet, t *topology) {
@@ -41,6 +43,7 @@ func addTopologyFlags(f *pflag.FlagSet, t *topology) {
 	f.DurationVar(&t.heartbeat, "heartbeat-interval", 0, "worker roles: discovery heartbeat interval (default a third of the lease)")
 	f.DurationVar(&t.xferHeartbeat, "disagg-heartbeat", 5*time.Second, "prefill/decode: KV transfer heartbeat; two missed = peer offline")
 	f.DurationVar(&t.xferTimout, "disagg-timeout", 300*time.Second, "prefill/decode: KV transfer timeout")
+	f.StringArrayVar(&t.set, "set", nil, "with --profile: override a profile key (KEY=VALUE, repeatable; see radix render --help)")
 	f.StringVar(&t.profile, "profile", "", "run a whole profile (sglang-aggregated-default, sglang-disaggregated-default, sglang-router) as child processes on loopback")
 }
 
@@ -55,9 +58,17 @@ func runTopology(ctx context.Context, cmd *cobra.Command, o server.ServeOptions,
 		if err != nil {
 			return true, fmt.Errorf("serve: finding this executable: %w", err)
 		}
+		set := map[string]string{}
+		for _, kv := range t.set {
+			k, v, ok := strings.Cut(kv, "=")
+			if !ok {
+				return true, fmt.Errorf("serve: --set %q: want KEY=VALUE", kv)
+			}
+			set[k] = v
+		}
 		return true, frontend.RunProfile(ctx, frontend.ProfileOptions{
-			Profile: t.profile, Model: o.Model, Binary: exe, Namespace: t.namespace,
-			Stdout: cmd.OutOrStdout(), Log: cmd.ErrOrStderr(),
+			Profile: t.profile, Model: o.Model, Binary: exe, Namespace: t.namespace, Overrides: set,
+			ExtraArgs: passOn(cmd.Flags()), Stdout: cmd.OutOrStdout(), Log: cmd.ErrOrStderr(),
 		})
 	case t.role == "":
 		return false, nil
@@ -72,4 +83,26 @@ func runTopology(ctx context.Context, cmd *cobra.Command, o server.ServeOptions,
 		Frontend: t.frontend, TransferPort: t.transferPort, Heartbeat: t.heartbeat}
 	wo.Transfer.Heartbeat, wo.Transfer.Timeout = t.xferHeartbeat, t.xferTimout
 	return true, worker.Serve(ctx, wo)
+}
+
+// passOn forwards the flags given to `radix serve --profile` to the children they concern; they come
+// after the profile's own arguments, so they win.
+func passOn(f *pflag.FlagSet) map[string][]string {
+	out := map[string][]string{}
+	frontend := []string{"router-mode", "kv-overlap-score-weight", "router-temperature", "kv-events", "lease-ttl", "api-key"}
+	workers := []string{"heartbeat-interval", "disagg-heartbeat", "disagg-timeout", "max-total-tokens",
+		"chunked-prefill-size", "max-running-requests", "schedule-policy", "disable-radix-cache", "dtype", "kv-cache-dtype"}
+	for _, name := range frontend {
+		if fl := f.Lookup(name); fl != nil && fl.Changed {
+			out["frontend"] = append(out["frontend"], "--"+name+"="+fl.Value.String())
+		}
+	}
+	for _, name := range workers {
+		if fl := f.Lookup(name); fl != nil && fl.Changed {
+			for _, role := range []string{"worker", "prefill", "decode"} {
+				out[role] = append(out[role], "--"+name+"="+fl.Value.String())
+			}
+		}
+	}
+	return out
 }

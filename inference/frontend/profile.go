@@ -23,9 +23,10 @@ import (
 // ProfileOptions configure RunProfile.
 type ProfileOptions struct {
 	Profile   string
-	Model     string // model directory or .gguf every worker serves (required)
-	Binary    string // the radix executable the children run
-	Namespace string // default: the profile's deployment name
+	Model     string            // model directory or .gguf every worker serves (required)
+	Binary    string            // the radix executable the children run
+	Namespace string            // default: the profile's deployment name
+	Overrides map[string]string // profile keys, as `radix deploy --set` takes them
 	// ExtraArgs are appended to every child's `radix serve` arguments of that role ("frontend",
 	// "worker", ...): tests shorten leases and heartbeats with them.
 	ExtraArgs map[string][]string
@@ -54,7 +55,7 @@ func RunProfile(ctx context.Context, o ProfileOptions) error {
 	if err != nil {
 		return err
 	}
-	spec, err := config.Resolve(o.Profile, nil)
+	spec, err := config.Resolve(o.Profile, o.Overrides)
 	if err != nil {
 		return fmt.Errorf("serve --profile: %w", err)
 	}
