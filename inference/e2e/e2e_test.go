@@ -32,7 +32,11 @@ func TestMain(m *testing.M) {
 		panic(err)
 	}
 	binary = filepath.Join(dir, "radix")
-	build := exec.Command("go", "build", "-o", binary, "../../cmd/radix")
+	args := []string{"build", "-o", binary}
+	if os.Getenv("RADIX_E2E_RACE") != "" {
+		args = append(args, "-race") // the processes themselves under the race detector
+	}
+	build := exec.Command("go", append(args, "../../cmd/radix")...)
 	build.Stdout, build.Stderr = os.Stderr, os.Stderr
 	if err := build.Run(); err != nil {
 		fmt.Fprintln(os.Stderr, "building radix:", err)
@@ -418,6 +422,21 @@ func TestLeaseLapse(t *testing.T) {
 	waitHealthy(t, fe, 2)
 	for _, w := range ws {
 		noLeaks(t, w)
+	}
+}
+
+// A restarted frontend gets every worker back within a lease: their heartbeats find it has forgotten
+// them, and they register again.
+func TestFrontendRestart(t *testing.T) {
+	fe, _ := topology(t, nil, "worker", "worker")
+	if r := chat(t, fe.url, user(prompts[0]), 4, false); r.Status != 200 {
+		t.Fatalf("before: %d %s", r.Status, r.Content)
+	}
+	fe.kill()
+	fe.start(t)
+	waitHealthy(t, fe, 2)
+	if r := chat(t, fe.url, user(prompts[0]), 4, true); r.Status != 200 || r.Chunks < 2 {
+		t.Fatalf("after the restart: %d %s", r.Status, r.Content)
 	}
 }
 
