@@ -41,7 +41,7 @@ func TestGPUInventory(t *testing.T) {
 	createNamespace(t, adminClientset(t, e), ns)
 	c := adminCluster(t, e, ns)
 	ctx := context.Background()
-	createGPUNode(t, c, "gpu-node-a", "g5-gpu-karpenter", 4)
+	createGPUNode(t, c, "gpu-node-a", "gpu-test-pool", 4)
 	if _, err := c.Clientset().CoreV1().Nodes().Create(ctx, &corev1.Node{ObjectMeta: metav1.ObjectMeta{Name: "cpu-node"}}, metav1.CreateOptions{}); err != nil {
 		t.Fatal(err)
 	}
@@ -60,7 +60,7 @@ func TestGPUInventory(t *testing.T) {
 		t.Fatalf("GPU nodes: %+v", rep.Nodes)
 	}
 	n := rep.Nodes[0]
-	if n.Name != "gpu-node-a" || n.Pool != "g5-gpu-karpenter" || n.InstanceType != "g5.2xlarge" || n.Product != "NVIDIA-A10G" ||
+	if n.Name != "gpu-node-a" || n.Pool != "gpu-test-pool" || n.InstanceType != "g5.2xlarge" || n.Product != "NVIDIA-A10G" ||
 		n.Capacity != 4 || n.Allocatable != 4 || n.Requested != 3 || strings.Join(n.Holders, ",") != "gpus/alpha,gpus/beta" ||
 		n.CPUMilli != -1 || n.Utilization != -1 {
 		t.Fatalf("node: %+v", n)
