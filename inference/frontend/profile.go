@@ -42,6 +42,7 @@ type Child struct {
 	Args       []string
 	Port       int
 	cmd        *exec.Cmd
+	done       chan struct{} // closed once the child has exited and been reaped
 }
 
 // RunProfile starts a profile's processes (config.LocalPlan) on free loopback ports as children of
@@ -89,7 +90,7 @@ func RunProfile(ctx context.Context, o ProfileOptions) error {
 		if err := cmd.Start(); err != nil {
 			return fmt.Errorf("serve --profile: starting %s: %w", c.Name, err)
 		}
-		c.cmd = cmd
+		c.cmd, c.done = cmd, make(chan struct{})
 		wg.Add(1)
 		go func() {
 			defer wg.Done()
@@ -101,6 +102,7 @@ func RunProfile(ctx context.Context, o ProfileOptions) error {
 				logMu.Unlock()
 			}
 			err := cmd.Wait()
+			close(c.done)
 			exited <- fmt.Sprintf("%s exited: %v", c.Name, err)
 		}()
 	}
@@ -197,14 +199,21 @@ func stopChildren(cs []*Child) {
 			_ = c.cmd.Process.Signal(syscall.SIGTERM)
 		}
 	}
-	deadline := time.Now().Add(10 * time.Second)
+	grace := time.NewTimer(10 * time.Second)
+	defer grace.Stop()
+	expired := false
 	for _, c := range cs {
 		if c.cmd == nil || c.cmd.Process == nil {
 			continue
 		}
-		for time.Now().Before(deadline) && c.cmd.Process.Signal(syscall.Signal(0)) == nil && c.cmd.ProcessState == nil {
-			time.Sleep(50 * time.Millisecond)
+		if !expired {
+			select {
+			case <-c.done:
+				continue
+			case <-grace.C:
+				expired = true
+			}
 		}
-		_ = c.cmd.Process.Kill()
+		_ = c.cmd.Process.Kill() // past the grace period: whatever is left goes now
 	}
 }
