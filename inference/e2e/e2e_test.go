@@ -288,8 +288,16 @@ func TestAggregatedAndDisaggregatedAgree(t *testing.T) {
 var decisionRe = regexp.MustCompile(`routing decision: mode=kv worker=(\S+)`)
 
 // The kv router sends a conversation's later turns to the worker holding its prefix.
+// With --kv-events=false the router predicts the caches from its own decisions, and still does.
 func TestKVRoutingFollowsThePrefix(t *testing.T) {
-	fe, ws := topology(t, []string{"--router-mode", "kv", "--kv-overlap-score-weight", "1.0", "--router-temperature", "0"}, "worker", "worker")
+	for _, events := range []string{"true", "false"} {
+		t.Run("kv-events="+events, func(t *testing.T) { kvRouting(t, events) })
+	}
+}
+
+func kvRouting(t *testing.T, events string) {
+	fe, ws := topology(t, []string{"--router-mode", "kv", "--kv-overlap-score-weight", "1.0", "--router-temperature", "0",
+		"--kv-events=" + events}, "worker", "worker")
 	for i := range 4 {
 		msgs := user(fmt.Sprintf("Conversation %d: %s Please answer at length about topic %d.", i, prompts[i%len(prompts)], i*7))
 		r1 := chat(t, fe.url, msgs, 12, false)
