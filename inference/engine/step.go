@@ -269,6 +269,12 @@ func (e *Engine) admit(budget int) (newSeq, cachedTok int) {
 		need := extend + int(float64(min(r.maxNew-r.out, ClipMaxNewTokens))*e.ratio)
 		// With nothing running the reservation is moot: a prompt that fits the pool runs alone.
 		alone := len(e.running) == 0 && extend <= avail
+		if len(e.running) == 0 && !alone {
+			// Even alone it cannot fit: a retracted request whose output grew past the pool. It can go
+			// no further; waiting would spin forever.
+			e.finish(r, Output{Finish: FinishLength})
+			continue
+		}
 		if need > avail-m && !alone {
 			kept = append(kept, r)
 			stop = true // admission is in order; do not let later requests overtake
