@@ -26,8 +26,9 @@ type fleetWatch struct {
 	pods    cache.SharedIndexInformer
 	changed chan struct{} // capacity 1: coalesces bursts of events into one rebuild
 
-	mu     sync.Mutex
-	watchE error // the last watch error, cleared once the server answers again
+	mu       sync.Mutex
+	watchE   error // the last watch error, cleared once the server answers again
+	awaiting bool  // an awaitServer goroutine is running
 }
 
 // newFleetWatch starts informers for namespace ("" = all) and, with name set, one DGD only.
@@ -50,7 +51,13 @@ func (c *KubeCluster) newFleetWatch(ctx context.Context, namespace, name string)
 	for _, inf := range []cache.SharedIndexInformer{w.dgd, w.pods} {
 		if err := inf.SetWatchErrorHandlerWithContext(func(_ context.Context, _ *cache.Reflector, err error) {
 			w.setErr(err)
-			go c.awaitServer(ctx, w)
+			w.mu.Lock()
+			start := !w.awaiting
+			w.awaiting = true
+			w.mu.Unlock()
+			if start {
+				go c.awaitServer(ctx, w)
+			}
 		}); err != nil {
 			return nil, fmt.Errorf("setting the watch error handler: %w", err)
 		}
@@ -99,6 +106,11 @@ func (w *fleetWatch) err() error {
 func (c *KubeCluster) awaitServer(ctx context.Context, w *fleetWatch) {
 	t := time.NewTicker(time.Second)
 	defer t.Stop()
+	defer func() {
+		w.mu.Lock()
+		w.awaiting = false
+		w.mu.Unlock()
+	}()
 	for {
 		select {
 		case <-ctx.Done():
@@ -115,7 +127,7 @@ func (c *KubeCluster) awaitServer(ctx context.Context, w *fleetWatch) {
 	}
 }
 
-// podsOf returns the informer's pods, sorted by name.
+// podList returns the informer's pods, sorted by name.
 func (w *fleetWatch) podList() []*corev1.Pod {
 	items := w.pods.GetStore().List()
 	out := make([]*corev1.Pod, 0, len(items))

@@ -193,6 +193,25 @@ func TestDeployListDeleteAgainstRealAPIServer(t *testing.T) {
 		t.Fatalf("ls after delete: %q %v", empty.String(), err)
 	}
 
+	// The GPU inventory of a cluster without GPU nodes or metrics-server says so.
+	var gpus syncBuffer
+	if _, err := runVerb(ctx, &gpus, append([]string{"gpus", "-o", "json"}, flags...)...); err != nil {
+		t.Fatal(err)
+	}
+	var rep kube.GPUReport
+	if err := json.Unmarshal([]byte(gpus.String()), &rep); err != nil || len(rep.Nodes) != 0 ||
+		!strings.Contains(rep.Note, "no GPU nodes") || !strings.Contains(rep.Note, "metrics-server not installed") {
+		t.Fatalf("gpus: %v %s", err, gpus.String())
+	}
+	if _, err := runVerb(ctx, io.Discard, append([]string{"logs", name, "--filter", "(["}, flags...)...); err == nil ||
+		!strings.Contains(err.Error(), "preset") {
+		t.Fatalf("logs with a bad filter: %v", err)
+	}
+	if _, err := runVerb(ctx, io.Discard, append([]string{"cache", "missing"}, flags...)...); err == nil ||
+		!strings.Contains(err.Error(), "not found") {
+		t.Fatalf("cache of a missing deployment: %v", err)
+	}
+
 	// Read-only mode refuses mutating verbs before touching the cluster.
 	if _, err := runVerb(ctx, io.Discard, append([]string{"delete", name, "--readonly"}, flags...)...); err == nil ||
 		!strings.Contains(err.Error(), "readonly") {
