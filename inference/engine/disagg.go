@@ -173,7 +173,9 @@ func (p *Prefilled) Pages(ctx context.Context) ([]int32, error) {
 
 // Complete admits the request into decoding: the prompt's KV is in its pages, first is the token prefill
 // sampled and cached how many prompt tokens prefill found cached.
-func (p *Prefilled) Complete(first int32, cached int) { p.result(pdResult{id: p.id, first: first, cached: cached}) }
+func (p *Prefilled) Complete(first int32, cached int) {
+	p.result(pdResult{id: p.id, first: first, cached: cached})
+}
 
 // Fail aborts the request and frees its pages (the transfer failed).
 func (p *Prefilled) Fail(err error) {
