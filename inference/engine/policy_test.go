@@ -95,3 +95,49 @@ func TestOrderPolicies(t *testing.T) {
 		}
 	}
 }
+
+// Decode lines come every DecodeLogInterval decode steps and never show more running requests than
+// --max-running-requests allows.
+func TestDecodeLogAndRunningLimit(t *testing.T) {
+	h := startEngine(t, 8192, 16, Config{MaxRunningRequests: 2})
+	r := rand.New(rand.NewPCG(10, 10))
+	var w []workItem
+	for range 5 {
+		w = append(w, workItem{seqTokens(r, 20), 60})
+	}
+	var streams []*Stream
+	for _, it := range w {
+		s, err := h.e.Submit(context.Background(), Request{Tokens: it.prompt, Params: SamplingParams{MaxNewTokens: it.maxNew, IgnoreEOS: true}})
+		if err != nil {
+			t.Fatal(err)
+		}
+		streams = append(streams, s)
+	}
+	for _, s := range streams {
+		if res := collect(context.Background(), s); len(res.tokens) != 60 {
+			t.Fatalf("got %d tokens", len(res.tokens))
+		}
+	}
+	decodes := 0
+	for _, l := range strings.Split(h.log.String(), "\n") {
+		rec, ok := telemetry.ParseLine(l)
+		if !ok {
+			continue
+		}
+		switch rec.Kind {
+		case telemetry.KindDecode:
+			decodes++
+			if rec.Decode.Running > 2 || rec.Decode.Tokens == 0 {
+				t.Fatalf("decode line %+v breaks the running limit", rec.Decode)
+			}
+		case telemetry.KindPrefill:
+			if rec.Prefill.Running > 2 {
+				t.Fatalf("prefill line %+v breaks the running limit", rec.Prefill)
+			}
+		}
+	}
+	// 5 requests × 59 decode steps, at most 2 at a time: at least 148 decode steps.
+	if decodes < 148/DecodeLogInterval {
+		t.Fatalf("%d decode lines for at least 148 decode steps", decodes)
+	}
+}
