@@ -2,6 +2,7 @@ package engine
 
 import (
 	"context"
+	"errors"
 	"math/rand/v2"
 	"strings"
 	"testing"
@@ -139,5 +140,22 @@ func TestDecodeLogAndRunningLimit(t *testing.T) {
 	// 5 requests × 59 decode steps, at most 2 at a time: at least 148 decode steps.
 	if decodes < 148/DecodeLogInterval {
 		t.Fatalf("%d decode lines for at least 148 decode steps", decodes)
+	}
+}
+
+// A full waiting queue answers ErrOverloaded at once (the server turns it into 503 + Retry-After).
+func TestQueueLimit(t *testing.T) {
+	e, err := New(&checkModel{vocab: 10}, newCheckPool(256, 16), Config{ContextLen: 128, MaxQueued: 2})
+	if err != nil {
+		t.Fatal(err)
+	}
+	p := Request{Tokens: []int32{1, 2}, Params: SamplingParams{MaxNewTokens: 1}}
+	for range 2 {
+		if _, err := e.Submit(context.Background(), p); err != nil {
+			t.Fatal(err)
+		}
+	}
+	if _, err := e.Submit(context.Background(), p); !errors.Is(err, ErrOverloaded) {
+		t.Fatalf("third submit: %v", err)
 	}
 }
