@@ -270,6 +270,11 @@ func (e *Engine) pdAdmit(r *request, first int32, cached int) {
 	r.kvLen = r.promptLen
 	r.firstCached = min(cached, r.promptLen)
 	e.st.CachedTokens += uint64(r.firstCached)
+	if r.params.Temperature != 0 {
+		// Prefill drew once from the same seeded stream for the first token: skip that draw, so a seeded
+		// request decodes here exactly what it would have decoded aggregated.
+		r.sampler.rng.Float64()
+	}
 	r.sampler.Observe(first)
 	r.tokens = append(r.tokens, first)
 	r.out++

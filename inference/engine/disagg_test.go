@@ -9,10 +9,10 @@ import (
 
 // transfer runs one disaggregated request through a prefill engine and a decode engine, moving the KV
 // with ReadPages/WritePages as the transfer does, and returns the decoded tokens.
-func transfer(t *testing.T, pre, dec *harness, prompt []int32, maxNew int) result {
+func transfer(t *testing.T, pre, dec *harness, prompt []int32, params SamplingParams) result {
 	t.Helper()
 	ctx := context.Background()
-	req := Request{Tokens: prompt, Params: SamplingParams{MaxNewTokens: maxNew}}
+	req := Request{Tokens: prompt, Params: params}
 	p, err := dec.e.SubmitPrefilled(ctx, req)
 	if err != nil {
 		t.Fatal(err)
@@ -52,10 +52,19 @@ func TestDisaggregatedMatchesAggregated(t *testing.T) {
 	dec := startEngine(t, 512, 4, Config{})
 	rng := rand.New(rand.NewPCG(1, 2))
 	shared := seqTokens(rng, 21)
-	for i := range 4 {
+	seed := uint64(42)
+	for i := range 6 {
 		prompt := append(append([]int32{}, shared...), seqTokens(rng, 3+i*5)...)
-		want := agg.generate(t, prompt, 9)
-		got := transfer(t, pre, dec, prompt, 9)
+		params := SamplingParams{MaxNewTokens: 9}
+		if i >= 4 { // seeded sampling: the same seed gives the same tokens either way
+			params.Temperature, params.Seed = 0.9, &seed
+		}
+		s, err := agg.e.Submit(context.Background(), Request{Tokens: prompt, Params: params})
+		if err != nil {
+			t.Fatal(err)
+		}
+		want := collect(context.Background(), s)
+		got := transfer(t, pre, dec, prompt, params)
 		if !equalTokens(got.tokens, want.tokens) {
 			t.Fatalf("request %d: disaggregated %v, aggregated %v", i, got.tokens, want.tokens)
 		}
