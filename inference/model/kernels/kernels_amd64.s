@@ -41,10 +41,16 @@ TEXT ·f32Dot4AVX2(SB), NOSPLIT, $0-40
 	MOVQ CX, R13
 	ANDQ $-64, R13
 	XORQ R12, R12
+	LEAQ (SI)(DX*4), R14   // the next four rows: prefetched while these are read
 
 f32d4loop:
 	CMPQ R12, R13
 	JGE  f32d4tail
+	PREFETCHT0 (R14)
+	PREFETCHT0 64(R14)
+	PREFETCHT0 128(R14)
+	PREFETCHT0 192(R14)
+	ADDQ $256, R14
 	VMOVUPS (AX)(R12*1), Y0
 	VMOVUPS 32(AX)(R12*1), Y1
 	VFMADD231PS (SI)(R12*1), Y0, Y4
@@ -100,10 +106,14 @@ TEXT ·bf16Dot4AVX2(SB), NOSPLIT, $0-40
 	MOVQ CX, R13
 	ANDQ $-32, R13
 	XORQ R12, R12          // byte offset into each row; x offset is twice it
+	LEAQ (SI)(DX*4), R14   // the next four rows: prefetched while these are read
 
 bf16d4loop:
 	CMPQ R12, R13
 	JGE  bf16d4tail
+	PREFETCHT0 (R14)
+	PREFETCHT0 64(R14)
+	ADDQ $128, R14
 	VMOVUPS (AX)(R12*2), Y0
 	VMOVUPS 32(AX)(R12*2), Y1
 	VPMOVZXWD (SI)(R12*1), Y2
@@ -190,6 +200,7 @@ TEXT ·q8Dot4AVX2(SB), NOSPLIT, $0-64
 	LEAQ (R10)(DX*1), R11
 	LEAQ (R8)(R9*2), R13
 	ADDQ R9, R13           // row 3's scales
+	LEAQ (SI)(DX*4), R12   // the next four rows: prefetched while these are read
 	VPCMPEQW Y15, Y15, Y15
 	VPSRLW $15, Y15, Y15   // int16 ones
 	VXORPS Y4, Y4, Y4
@@ -198,6 +209,9 @@ TEXT ·q8Dot4AVX2(SB), NOSPLIT, $0-64
 	VXORPS Y7, Y7, Y7
 
 q8d4loop:
+	PREFETCHT0 (R12)
+	PREFETCHT0 64(R12)
+	ADDQ $128, R12
 	VMOVDQU (AX), Y0
 	VBROADCASTSS (BX), Y1
 	VPSIGNB Y0, Y0, Y14

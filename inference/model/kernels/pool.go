@@ -4,15 +4,23 @@ import (
 	"runtime"
 	"sync"
 	"sync/atomic"
+	"time"
 )
 
 // The worker pool: Threads()-1 long-lived goroutines plus the calling goroutine
 // share each parallel call. Starting a goroutine per call costs more than a whole
-// 2048-row matvec, so workers stay parked on their channels between calls.
+// 2048-row matvec, and so does waking a parked one (tens of µs on a VM): a worker
+// that has just finished a job polls its slot for spinTime before it parks, so
+// the back-to-back matmuls of a decode step find it awake. After a short burst it
+// polls between sched_yield calls, so on a shared machine it does not take the
+// core from the thread that is about to hand it work.
 
 // chunkRows is how many rows one grab of work covers: large enough that the grab
 // (one atomic add) is negligible, small enough to balance two to a few dozen cores.
 const chunkRows = 64
+
+// spinTime is how long an idle worker polls for the next job before parking.
+const spinTime = 200 * time.Microsecond
 
 type job struct {
 	fn    func(lo, hi int)
@@ -32,9 +40,15 @@ func (j *job) run() {
 	}
 }
 
+type worker struct {
+	slot  atomic.Pointer[job] // the job handed to this worker, nil when none
+	state atomic.Int32        // 0: running or spinning; 1: parked on wake
+	wake  chan struct{}       // buffered 1: whoever flips state 1→0 sends once
+}
+
 type pool struct {
-	workers []chan *job
-	done    chan struct{}
+	workers []*worker
+	done    atomic.Bool
 }
 
 var (
@@ -45,33 +59,60 @@ var (
 )
 
 func startPool(n int) *pool {
-	p := &pool{done: make(chan struct{})}
+	p := &pool{}
 	for range n - 1 {
-		ch := make(chan *job, 4)
-		p.workers = append(p.workers, ch)
-		go func() {
-			for {
-				select {
-				case j := <-ch:
-					j.run()
-					j.wg.Done()
-				case <-p.done:
-					// No sender can be left (SetThreads holds the write lock), but a
-					// job may already sit in the buffer: its caller waits on it.
-					for {
-						select {
-						case j := <-ch:
-							j.run()
-							j.wg.Done()
-						default:
-							return
-						}
-					}
-				}
-			}
-		}()
+		w := &worker{wake: make(chan struct{}, 1)}
+		p.workers = append(p.workers, w)
+		go p.loop(w)
 	}
 	return p
+}
+
+// take runs the job in w's slot, if any.
+func (w *worker) take() bool {
+	j := w.slot.Swap(nil)
+	if j == nil {
+		return false
+	}
+	j.run()
+	j.wg.Done() // j may be reused from here on: do not touch it again
+	return true
+}
+
+func (p *pool) loop(w *worker) {
+	for {
+		var deadline time.Time
+		for i := 1; ; i++ {
+			if w.take() {
+				i, deadline = 0, time.Time{}
+				continue
+			}
+			if p.done.Load() {
+				return // no job can be in the slot: SetThreads holds the write lock
+			}
+			if i > 64 {
+				osYield()
+			}
+			if i&15 == 0 {
+				now := time.Now()
+				if deadline.IsZero() {
+					deadline = now.Add(spinTime)
+				} else if now.After(deadline) {
+					break
+				}
+			}
+		}
+		w.state.Store(1)
+		if w.slot.Load() != nil || p.done.Load() {
+			// A job (or shutdown) raced with parking. If a dispatcher already
+			// flipped state back it has sent, or will send, one wake-up: drain it.
+			if !w.state.CompareAndSwap(1, 0) {
+				<-w.wake
+			}
+			continue
+		}
+		<-w.wake
+	}
 }
 
 // SetThreads sets how many goroutines (the caller included) MatVec, MatMul and
@@ -83,8 +124,13 @@ func SetThreads(n int) {
 	}
 	poolMu.Lock()
 	defer poolMu.Unlock()
-	if thePool != nil {
-		close(thePool.done)
+	if p := thePool; p != nil {
+		p.done.Store(true)
+		for _, w := range p.workers {
+			if w.state.CompareAndSwap(1, 0) {
+				w.wake <- struct{}{}
+			}
+		}
 		thePool = nil
 	}
 	nthread = n
@@ -99,7 +145,9 @@ func Threads() int {
 
 // parallelFor calls fn over [0, n) split into pieces of chunk, spread over the
 // pool; it returns when every piece is done. Pieces never overlap, so fn may write
-// to disjoint parts of a shared output without locking.
+// to disjoint parts of a shared output without locking. Concurrent callers share
+// the workers: a worker busy with another caller's job is skipped, and the caller
+// does the pieces nobody took.
 func parallelFor(n, chunk int, fn func(lo, hi int)) {
 	if n <= 0 {
 		return
@@ -127,10 +175,20 @@ func parallelFor(n, chunk int, fn func(lo, hi int)) {
 	j := jobs.Get().(*job)
 	j.fn, j.n, j.chunk = fn, n, chunk
 	j.next.Store(0)
-	helpers := min(len(p.workers), (n+chunk-1)/chunk-1)
-	j.wg.Add(helpers)
-	for _, ch := range p.workers[:helpers] {
-		ch <- j
+	want := min(len(p.workers), (n+chunk-1)/chunk-1)
+	for _, w := range p.workers {
+		if want == 0 {
+			break
+		}
+		j.wg.Add(1)
+		if !w.slot.CompareAndSwap(nil, j) {
+			j.wg.Done() // busy with another caller's job
+			continue
+		}
+		want--
+		if w.state.CompareAndSwap(1, 0) {
+			w.wake <- struct{}{}
+		}
 	}
 	poolMu.RUnlock()
 	j.run()
