@@ -5,6 +5,7 @@ import (
 	"math/rand/v2"
 	"sync"
 	"testing"
+	"time"
 )
 
 // exactTol is the relative error (to Σ|w·x|) allowed for float32 summation in any
@@ -204,4 +205,37 @@ func TestMatVecPanicsOnShortBuffers(t *testing.T) {
 	}()
 	m := &Matrix{Rows: 2, Cols: 4, Type: F32, F32: make([]float32, 8)}
 	MatVec(make([]float32, 2), m, make([]float32, 3))
+}
+
+// TestPoolWakesParkedWorkers: after a pause longer than the spin time the
+// workers have parked; the next calls must wake them (or finish without them) and
+// still give the same result, and SetThreads must release parked workers.
+func TestPoolWakesParkedWorkers(t *testing.T) {
+	defer SetThreads(0)
+	rng := rand.New(rand.NewPCG(15, 16))
+	m := randMatrix(t, rng, 1000, 64, F32)
+	x := randF32(rng, 64)
+	want := make([]float32, 1000)
+	SetThreads(1)
+	MatVec(want, m, x)
+	SetThreads(3)
+	out := make([]float32, 1000)
+	for range 5 {
+		time.Sleep(2 * spinTime)
+		clear(out)
+		MatVec(out, m, x)
+		for i := range out {
+			if out[i] != want[i] {
+				t.Fatalf("row %d: %g != %g after a pause", i, out[i], want[i])
+			}
+		}
+	}
+	time.Sleep(2 * spinTime)
+	SetThreads(2) // releases the parked workers of the 3-thread pool
+	MatVec(out, m, x)
+	for i := range out {
+		if out[i] != want[i] {
+			t.Fatalf("row %d: %g != %g after SetThreads", i, out[i], want[i])
+		}
+	}
 }
