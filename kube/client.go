@@ -4,6 +4,7 @@ import (
 	"context"
 	"errors"
 	"fmt"
+	"net/http"
 	"os"
 	"sync"
 	"time"
@@ -65,6 +66,8 @@ type KubeCluster struct {
 	pods       kubernetes.Interface
 	podsConfig *rest.Config
 	metrics    metricsclient.Interface
+
+	health *connHealth
 
 	allowMu    sync.Mutex
 	allowCache map[string]allowEntry
@@ -158,6 +161,9 @@ func Connect(ctx context.Context, opts Options) (*KubeCluster, error) {
 }
 
 func newCluster(cfg *rest.Config, info Info, render Renderer) (*KubeCluster, error) {
+	health := newConnHealth()
+	cfg = rest.CopyConfig(cfg)
+	cfg.Wrap(func(rt http.RoundTripper) http.RoundTripper { return &healthRoundTripper{next: rt, h: health} })
 	cs, err := kubernetes.NewForConfig(cfg)
 	if err != nil {
 		return nil, fmt.Errorf("building clientset: %w", err)
@@ -175,7 +181,7 @@ func newCluster(cfg *rest.Config, info Info, render Renderer) (*KubeCluster, err
 	}
 	return &KubeCluster{
 		info: info, config: cfg, cs: cs, dyn: dyn, render: render,
-		pods: cs, podsConfig: cfg, metrics: mc,
+		pods: cs, podsConfig: cfg, metrics: mc, health: health,
 		allowCache: map[string]allowEntry{}, getenv: os.Getenv,
 	}, nil
 }

@@ -210,6 +210,7 @@ type Progress struct {
 	Done    bool      `json:"done,omitempty"`  // the last event
 	Err     error     `json:"-"`               // set on the final event when it failed
 	Check   *Check    `json:"check,omitempty"` // phase "checks": the prerequisite check this event reports
+	Error   string    `json:"error,omitempty"` // Err as text, for -o json (set by the client-go implementation)
 }
 
 // LogRequest selects logs to follow.

@@ -167,6 +167,14 @@ func TestWatchSurvivesAPIServerRestart(t *testing.T) {
 	nextSnapshot(t, snaps, 30*time.Second, "the initial list", func(Snapshot) bool { return true })
 	rctx, rcancel := context.WithTimeout(ctx, 2*time.Minute)
 	defer rcancel()
+	// While the server is down the watch says it is degraded (keeping the last list)...
+	e.KillAPIServer()
+	nextSnapshot(t, snaps, time.Minute, "a degraded snapshot", func(s Snapshot) bool { return s.Err != nil })
+	if err := e.StartAPIServer(rctx); err != nil {
+		t.Fatal(err)
+	}
+	// ...and once it is back, says so again.
+	nextSnapshot(t, snaps, 2*time.Minute, "the watch recovered", func(s Snapshot) bool { return s.Err == nil })
 	if err := e.RestartAPIServer(rctx); err != nil {
 		t.Fatal(err)
 	}

@@ -26,6 +26,9 @@ func (s progressSender) send(p Progress) bool {
 	if p.Time.IsZero() {
 		p.Time = time.Now()
 	}
+	if p.Err != nil {
+		p.Error = p.Err.Error()
+	}
 	select {
 	case s.out <- p:
 		return true
@@ -340,7 +343,7 @@ func (c *KubeCluster) Delete(ctx context.Context, namespace, name string, wait b
 			case <-ctx.Done():
 				select { // the consumer may have gone with the context: never block on it
 				case out <- Progress{Time: time.Now(), Phase: "deleting", State: StateDeleting, Done: true,
-					Message: "stopped waiting; still present: " + strings.Join(left, ", "), Err: ctx.Err()}:
+					Message: "stopped waiting; still present: " + strings.Join(left, ", "), Err: ctx.Err(), Error: ctx.Err().Error()}:
 				default:
 				}
 				return

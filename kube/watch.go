@@ -4,7 +4,6 @@ import (
 	"context"
 	"fmt"
 	"sort"
-	"sync"
 	"time"
 
 	corev1 "k8s.io/api/core/v1"
@@ -26,14 +25,14 @@ type fleetWatch struct {
 	pods    cache.SharedIndexInformer
 	changed chan struct{} // capacity 1: coalesces bursts of events into one rebuild
 
-	mu       sync.Mutex
-	watchE   error // the last watch error, cleared once the server answers again
-	awaiting bool  // an awaitServer goroutine is running
+	health *connHealth // the cluster's connection state: degraded while the API server is away
 }
 
 // newFleetWatch starts informers for namespace ("" = all) and, with name set, one DGD only.
 func (c *KubeCluster) newFleetWatch(ctx context.Context, namespace, name string) (*fleetWatch, error) {
-	w := &fleetWatch{changed: make(chan struct{}, 1)}
+	w := &fleetWatch{changed: make(chan struct{}, 1), health: c.health}
+	unsubscribe := c.health.subscribe(w.changed)
+	go func() { <-ctx.Done(); unsubscribe() }()
 	dynFactory := dynamicinformer.NewFilteredDynamicSharedInformerFactory(c.dyn, 0, namespace, func(o *metav1.ListOptions) {
 		if name != "" {
 			o.FieldSelector = "metadata.name=" + name
@@ -50,14 +49,8 @@ func (c *KubeCluster) newFleetWatch(ctx context.Context, namespace, name string)
 	w.pods = podFactory.Core().V1().Pods().Informer()
 	for _, inf := range []cache.SharedIndexInformer{w.dgd, w.pods} {
 		if err := inf.SetWatchErrorHandlerWithContext(func(_ context.Context, _ *cache.Reflector, err error) {
-			w.setErr(err)
-			w.mu.Lock()
-			start := !w.awaiting
-			w.awaiting = true
-			w.mu.Unlock()
-			if start {
-				go c.awaitServer(ctx, w)
-			}
+			// The reflector backs off and retries; the next request that gets an answer clears this.
+			c.health.set(err)
 		}); err != nil {
 			return nil, fmt.Errorf("setting the watch error handler: %w", err)
 		}
@@ -87,45 +80,8 @@ func (w *fleetWatch) signal() {
 	}
 }
 
-func (w *fleetWatch) setErr(err error) {
-	w.mu.Lock()
-	w.watchE = err
-	w.mu.Unlock()
-	w.signal()
-}
-
-func (w *fleetWatch) err() error {
-	w.mu.Lock()
-	defer w.mu.Unlock()
-	return w.watchE
-}
-
-// awaitServer clears a watch error once the API server answers again (the reflectors re-watch on
-// their own; this only tells the views that the data is live again). Polling is right here: a server
-// that is down offers nothing to watch.
-func (c *KubeCluster) awaitServer(ctx context.Context, w *fleetWatch) {
-	t := time.NewTicker(time.Second)
-	defer t.Stop()
-	defer func() {
-		w.mu.Lock()
-		w.awaiting = false
-		w.mu.Unlock()
-	}()
-	for {
-		select {
-		case <-ctx.Done():
-			return
-		case <-t.C:
-		}
-		if w.err() == nil {
-			return
-		}
-		if c.probe(ctx, 2*time.Second) == nil {
-			w.setErr(nil)
-			return
-		}
-	}
-}
+// err is the watch's degradation: set while the API server does not answer.
+func (w *fleetWatch) err() error { return w.health.get() }
 
 // podList returns the informer's pods, sorted by name.
 func (w *fleetWatch) podList() []*corev1.Pod {
