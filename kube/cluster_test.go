@@ -570,3 +570,33 @@ func diffHas(diff, sign, s string) bool {
 	}
 	return false
 }
+
+func TestDeleteReportsWhatIsLeft(t *testing.T) {
+	e := sharedEnv(t)
+	const ns = "delete-left"
+	cs := adminClientset(t, e)
+	createNamespace(t, cs, ns)
+	c := adminCluster(t, e, ns)
+	ctx := context.Background()
+	if _, err := c.Dynamic().Resource(DGDResource).Namespace(ns).Create(ctx, testDGD(ns, "stuck"), metav1.CreateOptions{}); err != nil {
+		t.Fatal(err)
+	}
+	// No garbage collector runs here, so this pod stays: the wait must end by the context and say so.
+	if _, err := cs.CoreV1().Pods(ns).Create(ctx, testPod(ns, "stuck", "SGLangWorker", "worker", "stuck-w-0", 1), metav1.CreateOptions{}); err != nil {
+		t.Fatal(err)
+	}
+	wctx, cancel := context.WithTimeout(ctx, 3*time.Second)
+	defer cancel()
+	ch, err := c.Delete(wctx, ns, "stuck", true)
+	if err != nil {
+		t.Fatal(err)
+	}
+	var last Progress
+	for p := range ch {
+		last = p
+	}
+	if !last.Done || last.Err == nil || !errors.Is(last.Err, context.DeadlineExceeded) || !strings.Contains(last.Err.Error(), "pod/stuck-w-0") ||
+		strings.Contains(last.Err.Error(), "dynamographdeployment/") {
+		t.Fatalf("final delete event: %+v", last)
+	}
+}

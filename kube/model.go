@@ -47,7 +47,7 @@ func DeploymentFromObject(obj *unstructured.Unstructured, pods []*corev1.Pod) De
 			ready[p.Labels[config.LabelComponent]]++
 		}
 	}
-	services, _, _ := unstructured.NestedMap(obj.Object, "spec", "services")
+	services, _ := nested(obj.Object, "spec", "services").(map[string]any) // read-only: no deep copy
 	keys := make([]string, 0, len(services))
 	for k := range services {
 		keys = append(keys, k)
@@ -55,12 +55,11 @@ func DeploymentFromObject(obj *unstructured.Unstructured, pods []*corev1.Pod) De
 	sort.Slice(keys, func(i, j int) bool { return serviceOrder(services, keys[i], keys[j]) })
 	for _, k := range keys {
 		m, _ := services[k].(map[string]any)
-		s := serviceFromMap(k, m)
+		s, words := serviceFromMap(k, m)
 		s.Ready = ready[k]
 		d.Services = append(d.Services, s)
 		d.GPUs += s.GPUs * s.Replicas
 		if s.ComponentType == config.ComponentWorker || s.ComponentType == config.ComponentMain {
-			words := splitWords(s.Args)
 			if d.Model == "" {
 				d.Model = flagValue(words, "--model-path", "--model")
 			}
@@ -90,7 +89,8 @@ func componentType(v any) string {
 	return s
 }
 
-func serviceFromMap(key string, m map[string]any) Service {
+// serviceFromMap maps one spec.services entry; it also returns the words of its args.
+func serviceFromMap(key string, m map[string]any) (Service, []string) {
 	s := Service{Name: key, Replicas: 1}
 	s.ComponentType, _ = m["componentType"].(string)
 	s.SubType, _ = m["subComponentType"].(string)
@@ -107,15 +107,16 @@ func serviceFromMap(key string, m map[string]any) Service {
 			s.Args = joinStrings(mc["command"])
 		}
 	}
+	words := splitWords(s.Args)
 	if s.SubType == "" {
-		switch flagValue(splitWords(s.Args), "--disaggregation-mode") {
+		switch flagValue(words, "--disaggregation-mode") {
 		case "prefill":
 			s.SubType = config.RolePrefill
 		case "decode":
 			s.SubType = config.RoleDecode
 		}
 	}
-	return s
+	return s, words
 }
 
 func nested(m map[string]any, path ...string) any {
@@ -235,7 +236,7 @@ func backendOf(words []string) string {
 }
 
 func conditions(obj *unstructured.Unstructured) []Condition {
-	raw, _, _ := unstructured.NestedSlice(obj.Object, "status", "conditions")
+	raw, _ := nested(obj.Object, "status", "conditions").([]any)
 	var out []Condition
 	for _, r := range raw {
 		m, ok := r.(map[string]any)
@@ -257,7 +258,7 @@ func conditions(obj *unstructured.Unstructured) []Condition {
 
 // readyObservedGeneration is the Ready condition's observedGeneration, -1 when absent.
 func readyObservedGeneration(obj *unstructured.Unstructured) int64 {
-	raw, _, _ := unstructured.NestedSlice(obj.Object, "status", "conditions")
+	raw, _ := nested(obj.Object, "status", "conditions").([]any)
 	for _, r := range raw {
 		m, _ := r.(map[string]any)
 		if m["type"] == "Ready" {

@@ -341,9 +341,10 @@ func (c *KubeCluster) Delete(ctx context.Context, namespace, name string, wait b
 			select {
 			case <-w.changed:
 			case <-ctx.Done():
+				err := fmt.Errorf("stopped waiting for %s/%s to go; still present: %s: %w", namespace, name, strings.Join(left, ", "), ctx.Err())
 				select { // the consumer may have gone with the context: never block on it
 				case out <- Progress{Time: time.Now(), Phase: "deleting", State: StateDeleting, Done: true,
-					Message: "stopped waiting; still present: " + strings.Join(left, ", "), Err: ctx.Err(), Error: ctx.Err().Error()}:
+					Message: "stopped waiting; still present: " + strings.Join(left, ", "), Err: err, Error: err.Error()}:
 				default:
 				}
 				return

@@ -2,6 +2,7 @@ package kube
 
 import (
 	"context"
+	"strconv"
 	"strings"
 	"testing"
 	"time"
@@ -226,3 +227,38 @@ func TestSplitWordsAndFlags(t *testing.T) {
 		t.Fatalf("%q", w)
 	}
 }
+
+// BenchmarkBuildSnapshot measures the rebuild after one change in fleets of 10 and 1000 deployments
+// (4 pods each): compare the two per-deployment costs to see that the rebuild stays linear.
+func BenchmarkBuildSnapshot(b *testing.B) {
+	for _, n := range []int{10, 1000} {
+		r, err := CatalogRenderer(DeployRequest{Profile: "sglang-disaggregated-default"}, "dynamo-cloud")
+		if err != nil {
+			b.Fatal(err)
+		}
+		var dgds []*unstructured.Unstructured
+		var pods []*corev1.Pod
+		for i := 0; i < n; i++ {
+			u := (&unstructured.Unstructured{Object: r.Object}).DeepCopy()
+			name := "d" + strings.Repeat("0", 4-len(itoa(i))) + itoa(i)
+			u.SetName(name)
+			dgds = append(dgds, u)
+			for j := 0; j < 4; j++ {
+				pods = append(pods, &corev1.Pod{ObjectMeta: metav1.ObjectMeta{Name: name + "-" + itoa(j), Namespace: "dynamo-cloud",
+					Labels: map[string]string{"nvidia.com/dynamo-graph-deployment-name": name, "nvidia.com/dynamo-component": "SGLangDecodeWorker"}}})
+			}
+		}
+		b.Run(itoa(n)+"-deployments", func(b *testing.B) {
+			b.ReportAllocs()
+			for i := 0; i < b.N; i++ {
+				s := buildSnapshot(dgds, pods, nil)
+				if len(s.Deployments) != n {
+					b.Fatal(len(s.Deployments))
+				}
+			}
+			b.ReportMetric(float64(b.Elapsed().Nanoseconds())/float64(b.N)/float64(n), "ns/deployment")
+		})
+	}
+}
+
+func itoa(i int) string { return strconv.Itoa(i) }

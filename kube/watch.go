@@ -119,14 +119,19 @@ func (w *fleetWatch) dgdList() []*unstructured.Unstructured {
 }
 
 func (w *fleetWatch) snapshot() Snapshot {
-	pods := w.podList()
+	return buildSnapshot(w.dgdList(), w.podList(), w.err())
+}
+
+// buildSnapshot maps sorted DGDs and their pods to a Snapshot: one pass over the pods to group them,
+// one over the DGDs, so a change in a fleet of thousands of pods costs a linear rebuild.
+func buildSnapshot(dgds []*unstructured.Unstructured, pods []*corev1.Pod, err error) Snapshot {
 	byDGD := map[string][]*corev1.Pod{}
 	for _, p := range pods {
 		k := p.Namespace + "/" + p.Labels[config.LabelDGDName]
 		byDGD[k] = append(byDGD[k], p)
 	}
-	s := Snapshot{At: time.Now(), Err: w.err()}
-	for _, u := range w.dgdList() {
+	s := Snapshot{At: time.Now(), Err: err, Deployments: make([]Deployment, 0, len(dgds))}
+	for _, u := range dgds {
 		s.Deployments = append(s.Deployments, DeploymentFromObject(u, byDGD[u.GetNamespace()+"/"+u.GetName()]))
 	}
 	return s
