@@ -241,6 +241,15 @@ func globalBindings() []Binding {
 }
 
 func (m *Model) key(k tea.KeyMsg) tea.Cmd {
+	// Keys typed quickly (or sent over a slow link) can arrive as one message of several runes, like
+	// "/rout"; each is a key press, and the first may change where the rest go.
+	if k.Type == tea.KeyRunes && len(k.Runes) > 1 && !k.Paste {
+		var cmds []tea.Cmd
+		for _, r := range k.Runes {
+			cmds = append(cmds, m.key(tea.KeyMsg{Type: tea.KeyRunes, Runes: []rune{r}, Alt: k.Alt}))
+		}
+		return tea.Batch(cmds...)
+	}
 	ks := k.String()
 	if ks == "ctrl+c" {
 		return m.quit()

@@ -87,6 +87,15 @@ func TestFilterRegexAndInvert(t *testing.T) {
 	h.waitFor("new deployment through the filter", func() bool { return names(rows(h)) == "brand-new" })
 }
 
+func TestRunesArrivingTogetherAreSeparateKeys(t *testing.T) {
+	h := newHarness(t, 120, 40, nil)
+	h.waitScreen("sglang-router")
+	h.send(tea.KeyMsg{Type: tea.KeyRunes, Runes: []rune("/rout")})
+	if got := names(rows(h)); got != "sglang-router" || !h.top().Capturing() {
+		t.Fatalf("\"/rout\" in one message: rows %s", got)
+	}
+}
+
 func TestSortKeys(t *testing.T) {
 	h := newHarness(t, 120, 40, nil)
 	h.press("0")

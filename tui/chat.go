@@ -178,11 +178,22 @@ func (v *chat) Init() tea.Cmd {
 // readChat forwards the stream's events in batches.
 func readChat(id int, ch <-chan chatEvent) tea.Cmd {
 	return func() tea.Msg {
-		e := <-ch
+		recv := func() chatEvent {
+			e, ok := <-ch
+			if !ok { // the stream gave up on a cancelled request without a final event
+				return chatEvent{done: true, err: context.Canceled}
+			}
+			return e
+		}
+		e := recv()
 		evs := []chatEvent{e}
 		for !e.done {
 			select {
-			case e = <-ch:
+			case e0, ok := <-ch:
+				e = e0
+				if !ok {
+					e = chatEvent{done: true, err: context.Canceled}
+				}
 				evs = append(evs, e)
 				continue
 			default:
@@ -231,6 +242,9 @@ func (v *chat) Update(msg tea.Msg) tea.Cmd {
 		}
 		v.status = "connected to " + v.url
 	case chatStreamMsg:
+		if len(v.turns) == 0 { // cleared while a reply was streaming
+			v.turns = append(v.turns, turn{role: "assistant"})
+		}
 		last := &v.turns[len(v.turns)-1]
 		for _, e := range msg.events {
 			last.text += e.token
@@ -349,7 +363,11 @@ func (v *chat) action(a string) tea.Cmd {
 				case <-ctx.Done():
 				}
 			})
-			ch <- chatEvent{res: &res, err: err, done: true}
+			select {
+			case ch <- chatEvent{res: &res, err: err, done: true}:
+			case <-ctx.Done():
+			}
+			close(ch)
 		}()
 		return readChat(v.id, ch)
 	case "cache-test":
@@ -394,7 +412,7 @@ func (v *chat) View() string {
 	if model == "" {
 		model = "(default)"
 	}
-	head := []string{st.Title.Render(" "+v.Title()+" ") + st.Dim.Render(" model "+model+" · "+v.status), padRight(v.system.View(), v.w)}
+	head := []string{st.Title.Render(" "+v.Title()+" ") + st.Dim.Render(" model "+model), st.Dim.Render(" "+v.status), padRight(v.system.View(), v.w)}
 	var body []string
 	for _, t := range v.turns {
 		var who string

@@ -421,6 +421,16 @@ func (v *wizard) View() string {
 				s = st.Info
 			}
 			lines = append(lines, s.Render(fmt.Sprintf("  %s  %-8s %s", p.Time.Format("15:04:05"), p.Phase, ansiFree(p.Message))))
+			if c := p.Check; c != nil {
+				mark := "✓"
+				if !c.OK {
+					mark = "✗"
+				}
+				lines = append(lines, fmt.Sprintf("      %s %s: %s", mark, c.Name, ansiFree(c.Message)))
+				if !c.OK && c.Fix != "" {
+					lines = append(lines, "        fix: "+ansiFree(c.Fix))
+				}
+			}
 			for _, pod := range p.Pods {
 				if !pod.Ready {
 					lines = append(lines, st.Dim.Render(fmt.Sprintf("      %s %s %s", pod.Name, pod.Phase, pod.Reason)))

@@ -35,7 +35,8 @@ func TestEndToEndInTmux(t *testing.T) {
 		return string(out)
 	}
 	env := "XDG_CONFIG_HOME=" + dir + " XDG_STATE_HOME=" + dir + " RADIX_FAKE_CLUSTER=200 TERM=xterm-256color"
-	tm("new-session", "-d", "-s", "e2e", "-x", "80", "-y", "24", "env "+env+" "+bin+"; sleep 30")
+	stderr := filepath.Join(dir, "stderr")
+	tm("new-session", "-d", "-s", "e2e", "-x", "80", "-y", "24", "env "+env+" "+bin+" 2>"+stderr+"; sleep 30")
 	t.Cleanup(func() { _ = exec.Command(tmux, "-L", sock, "kill-server").Run() })
 	screen := func() string { return tm("capture-pane", "-p", "-t", "e2e") }
 	wait := func(what string) string {
@@ -47,7 +48,8 @@ func TestEndToEndInTmux(t *testing.T) {
 				return s
 			}
 			if time.Now().After(deadline) {
-				t.Fatalf("screen never showed %q:\n%s", what, s)
+				errs, _ := os.ReadFile(stderr)
+				t.Fatalf("screen never showed %q:\n%s\nstderr:\n%s", what, s, errs)
 			}
 			time.Sleep(100 * time.Millisecond)
 		}
@@ -89,6 +91,15 @@ func TestEndToEndInTmux(t *testing.T) {
 	keys("?")
 	wait("GENERAL")
 	keys("Escape")
+	// Chat through the real inference client against the fake frontend.
+	keys(":", "dgd", "Enter", "c")
+	wait("connected to http://127.0.0.1")
+	keys("hello radix", "Enter")
+	wait("echo: hello radix")
+	wait("tok/s")
+	keys("C-t")
+	wait("faster")
+	keys("Escape", ":", "gpu", "Enter")
 	// Resize: the console redraws for the new size.
 	tm("resize-window", "-t", "e2e", "-x", "120", "-y", "40")
 	wait("g5-gpu-karpenter")

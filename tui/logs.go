@@ -274,7 +274,10 @@ func (v *logs) action(a string) tea.Cmd {
 	case "autoscroll":
 		v.follow = !v.follow
 		if !v.follow {
-			v.topSeq = v.ring.seqOf(max(n-v.pageRows(), 0) % max(n, 1))
+			v.topSeq = v.ring.total // nothing passes yet: the next line to arrive is the top
+			if n > 0 {
+				v.topSeq = v.ring.seqOf(max(n-v.pageRows(), 0))
+			}
 		}
 	case "wrap":
 		v.wrap = !v.wrap

@@ -56,6 +56,7 @@ func TestLogsPresetsAndRegexFilterEveryLine(t *testing.T) {
 	if v.ring.count() != 0 || !strings.Contains(h.screen(), "[errors]") {
 		t.Fatalf("errors preset on clean history: %d lines\n%s", v.ring.count(), h.screen())
 	}
+	h.press("s", "up", "s") // pausing with nothing on screen (found by the end-to-end test: a panic)
 	appendLines(h, 3, func(i int) string { return []string{"all good", "RuntimeError: CUDA out of memory", "fine"}[i] })
 	h.waitScreen("CUDA out of memory")
 	if v.ring.count() != 1 {

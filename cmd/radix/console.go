@@ -9,6 +9,7 @@ import (
 	"time"
 
 	tea "github.com/charmbracelet/bubbletea"
+	"github.com/charmbracelet/lipgloss"
 	"github.com/muesli/termenv"
 	"github.com/spf13/cobra"
 	"k8s.io/client-go/tools/clientcmd"
@@ -50,6 +51,7 @@ func runConsole(cmd *cobra.Command, g *globals) error {
 		if n > 0 {
 			go fake.Simulate(ctx, n)
 		}
+		fake.ServeFrontends()
 		cluster = fake
 	} else if cluster, err = openCluster(ctx, g); err != nil {
 		return err
@@ -67,6 +69,12 @@ func runConsole(cmd *cobra.Command, g *globals) error {
 		}
 	}
 	out := termenv.NewOutput(os.Stdout)
+	profile := tui.DetectProfile(os.Getenv, out.EnvColorProfile())
+	// Settle lipgloss's default renderer up front: left alone it asks the terminal for its background
+	// colour the first time a bubbles component renders, and reads the answer from stdin — racing the
+	// program for keystrokes, which then get lost.
+	lipgloss.SetColorProfile(profile)
+	lipgloss.SetHasDarkBackground(true)
 	opts := tui.Options{
 		Cluster:          cluster,
 		Namespace:        g.Namespace,
@@ -78,7 +86,7 @@ func runConsole(cmd *cobra.Command, g *globals) error {
 		Theme:            settings.Theme.Colors,
 		Keymap:           settings.Keymap,
 		Favourites:       settings.FavouriteNamespaces,
-		Profile:          tui.DetectProfile(os.Getenv, out.EnvColorProfile()),
+		Profile:          profile,
 		Contexts:         kubeContexts(g),
 		SwitchContext:    func(ctx context.Context, name string) (kube.Cluster, error) { return switchContext(ctx, g, name) },
 		Chat:             chatClient{},

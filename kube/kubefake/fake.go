@@ -29,6 +29,8 @@ type Cluster struct {
 	checks   []kube.Check
 	profiles map[string]Profile
 	endpts   map[key]string
+	serve    bool
+	fronts   map[key]*frontend
 
 	// Now is the clock used for created times and log lines; tests may fix it.
 	Now func() time.Time
@@ -85,6 +87,7 @@ func New(info kube.Info) *Cluster {
 		denied:     map[kube.Action]bool{},
 		profiles:   map[string]Profile{},
 		endpts:     map[key]string{},
+		fronts:     map[key]*frontend{},
 		Now:        time.Now,
 		StepDelay:  50 * time.Millisecond,
 		MaxHistory: 10000,
@@ -549,11 +552,23 @@ func (c *Cluster) CacheStats(_ context.Context, namespace, name string) ([]kube.
 func (c *Cluster) Endpoint(_ context.Context, namespace, name string) (string, func(), error) {
 	c.mu.Lock()
 	defer c.mu.Unlock()
-	u, ok := c.endpts[key{namespace, name}]
-	if !ok {
+	k := key{namespace, name}
+	if u, ok := c.endpts[k]; ok {
+		return u, func() {}, nil
+	}
+	e := c.deps[k]
+	if !c.serve || e == nil || e.d.State != kube.StateSuccessful {
 		return "", nil, fmt.Errorf("endpoint of %s/%s: no frontend is serving", namespace, name)
 	}
-	return u, func() {}, nil
+	f := c.fronts[k]
+	if f == nil {
+		var err error
+		if f, err = c.startFrontend(e.d); err != nil {
+			return "", nil, err
+		}
+		c.fronts[k] = f
+	}
+	return f.url, func() {}, nil
 }
 
 // Allowed implements kube.Cluster.
