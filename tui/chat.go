@@ -412,7 +412,7 @@ func (v *chat) View() string {
 	if model == "" {
 		model = "(default)"
 	}
-	head := []string{st.Title.Render(" "+v.Title()+" ") + st.Dim.Render(" model "+model), st.Dim.Render(" "+v.status), padRight(v.system.View(), v.w)}
+	head := []string{st.Title.Render(" "+v.Title()+" ") + st.Dim.Render(" model "+model), st.Dim.Render(" " + v.status), padRight(v.system.View(), v.w)}
 	var body []string
 	for _, t := range v.turns {
 		var who string

@@ -119,6 +119,7 @@ func TestDelete(t *testing.T) {
 func TestLogsHistoryThenFollowInOrder(t *testing.T) {
 	c := demo(t)
 	ctx, cancel := context.WithCancel(context.Background())
+	defer cancel()
 	ch, err := c.Logs(ctx, kube.LogRequest{Namespace: "dynamo-cloud", Deployment: "sglang-agg", Follow: true, Tail: -1})
 	if err != nil {
 		t.Fatal(err)
