@@ -126,6 +126,20 @@ type Detail struct {
 	Conditions []Condition
 	Events     []Event
 	Manifest   string // the live object (or embedded plan) as YAML
+	// Components are the operator's objects behind each service: its DynamoComponentDeployment and
+	// the apps/v1 Deployment of the same name (empty in the embedded environment).
+	Components []Component
+}
+
+// Component is what the operator made of one service: a DynamoComponentDeployment (dcd) named
+// <dgd>-<lowercase service key> and the Deployment it owns.
+type Component struct {
+	Service    string      `json:"service"`    // service key
+	Name       string      `json:"name"`       // DCD (and Deployment) name
+	Exists     bool        `json:"exists"`     // the DCD exists
+	Conditions []Condition `json:"conditions"` // the DCD's status conditions
+	Desired    int         `json:"desired"`    // the Deployment's replicas, -1 when there is none
+	Ready      int         `json:"ready"`      // its ready replicas
 }
 
 // Pod is one pod of a deployment (or one local process).

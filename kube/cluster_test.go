@@ -9,10 +9,12 @@ import (
 	"testing"
 	"time"
 
+	appsv1 "k8s.io/api/apps/v1"
 	corev1 "k8s.io/api/core/v1"
 	rbacv1 "k8s.io/api/rbac/v1"
 	"k8s.io/apimachinery/pkg/api/resource"
 	metav1 "k8s.io/apimachinery/pkg/apis/meta/v1"
+	"k8s.io/apimachinery/pkg/apis/meta/v1/unstructured"
 	"k8s.io/client-go/dynamic"
 
 	"github.com/radixops/radix/config"
@@ -512,9 +514,33 @@ func TestDeployDryRunThenForRealWithProgress(t *testing.T) {
 	if err != nil {
 		t.Fatal(err)
 	}
+	// The operator's objects for the worker: its DCD and Deployment (no controller fills them here).
+	dcd := &unstructured.Unstructured{Object: map[string]any{"apiVersion": config.APIVersion, "kind": config.KindDCD,
+		"metadata": map[string]any{"name": "agg-sglangworker", "namespace": ns}, "spec": map[string]any{}}}
+	dcd, err = dyn.Resource(DCDResource).Namespace(ns).Create(ctx, dcd, metav1.CreateOptions{})
+	if err != nil {
+		t.Fatal(err)
+	}
+	dcd.Object["status"] = map[string]any{"conditions": []any{map[string]any{"type": "Available", "status": "False", "reason": "DeploymentNotReady", "message": "0/1 ready"}}}
+	if _, err := dyn.Resource(DCDResource).Namespace(ns).UpdateStatus(ctx, dcd, metav1.UpdateOptions{}); err != nil {
+		t.Fatal(err)
+	}
+	one := int32(1)
+	sel := map[string]string{config.LabelSelector: "agg-sglangworker"}
+	if _, err := cs.AppsV1().Deployments(ns).Create(ctx, &appsv1.Deployment{ObjectMeta: metav1.ObjectMeta{Name: "agg-sglangworker"},
+		Spec: appsv1.DeploymentSpec{Replicas: &one, Selector: &metav1.LabelSelector{MatchLabels: sel},
+			Template: corev1.PodTemplateSpec{ObjectMeta: metav1.ObjectMeta{Labels: sel},
+				Spec: corev1.PodSpec{Containers: []corev1.Container{{Name: "main", Image: "x"}}}}}}, metav1.CreateOptions{}); err != nil {
+		t.Fatal(err)
+	}
 	det, err := c.Describe(ctx, ns, "agg")
 	if err != nil {
 		t.Fatal(err)
+	}
+	if len(det.Components) != 2 || det.Components[0].Exists || det.Components[0].Desired != -1 ||
+		!det.Components[1].Exists || det.Components[1].Name != "agg-sglangworker" || det.Components[1].Desired != 1 ||
+		det.Components[1].Ready != 0 || len(det.Components[1].Conditions) != 1 || det.Components[1].Conditions[0].Reason != "DeploymentNotReady" {
+		t.Fatalf("components: %+v", det.Components)
 	}
 	if len(det.Pods) != 1 || det.Pods[0].Reason != "CrashLoopBackOff" || det.Pods[0].Restarts != 3 || det.Pods[0].GPUs != 1 ||
 		len(det.Events) != 1 || det.Events[0].Reason != "FailedScheduling" || len(det.Conditions) != 1 ||

@@ -78,7 +78,46 @@ func (c *KubeCluster) Describe(ctx context.Context, namespace, name string) (*De
 	if err != nil {
 		return nil, err
 	}
+	det.Components, err = c.components(ctx, namespace, name, det.Deployment.Services)
+	if err != nil {
+		return nil, err
+	}
 	return det, nil
+}
+
+// components finds each service's DynamoComponentDeployment and apps/v1 Deployment by the names the
+// operator gives them. A user who may not read them gets the rest of the detail.
+func (c *KubeCluster) components(ctx context.Context, namespace, name string, services []Service) ([]Component, error) {
+	dcds, err := c.dyn.Resource(DCDResource).Namespace(namespace).List(ctx, metav1.ListOptions{})
+	if err != nil && !apierrors.IsForbidden(err) && !apierrors.IsNotFound(err) {
+		return nil, fmt.Errorf("listing DynamoComponentDeployments in %s: %w", namespace, err)
+	}
+	byName := map[string]*unstructured.Unstructured{}
+	if dcds != nil {
+		for i := range dcds.Items {
+			byName[dcds.Items[i].GetName()] = &dcds.Items[i]
+		}
+	}
+	out := make([]Component, 0, len(services))
+	for _, s := range services {
+		comp := Component{Service: s.Name, Name: config.DCDName(name, s.Name), Desired: -1}
+		if u := byName[comp.Name]; u != nil {
+			comp.Exists, comp.Conditions = true, conditions(u)
+		}
+		dep, err := c.cs.AppsV1().Deployments(namespace).Get(ctx, comp.Name, metav1.GetOptions{})
+		switch {
+		case err == nil:
+			comp.Desired, comp.Ready = 1, int(dep.Status.ReadyReplicas)
+			if dep.Spec.Replicas != nil {
+				comp.Desired = int(*dep.Spec.Replicas)
+			}
+		case apierrors.IsNotFound(err), apierrors.IsForbidden(err):
+		default:
+			return nil, fmt.Errorf("reading deployment %s/%s: %w", namespace, comp.Name, err)
+		}
+		out = append(out, comp)
+	}
+	return out, nil
 }
 
 // events lists the events of a deployment and of everything the operator names after it (its
