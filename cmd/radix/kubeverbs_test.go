@@ -138,6 +138,7 @@ func TestDeployListDeleteAgainstRealAPIServer(t *testing.T) {
 	case <-time.After(2 * time.Minute):
 		t.Fatalf("deploy --wait did not return:\n%s", out.String())
 	}
+	t.Logf("radix deploy --wait printed:\n%s", out.String())
 	for _, want := range []string{"checks", "apply", "waiting", "state pending", "ready", "is successful"} {
 		if !strings.Contains(out.String(), want) {
 			t.Errorf("deploy progress lacks %q:\n%s", want, out.String())
@@ -174,6 +175,7 @@ func TestDeployListDeleteAgainstRealAPIServer(t *testing.T) {
 	if _, err := runVerb(ctx, &table, append([]string{"ls"}, flags...)...); err != nil {
 		t.Fatal(err)
 	}
+	t.Logf("radix ls printed:\n%s", table.String())
 	if !strings.Contains(table.String(), "NAME") || !strings.Contains(table.String(), "successful") {
 		t.Fatalf("ls table:\n%s", table.String())
 	}
