@@ -510,3 +510,32 @@ func TestLogsSaveWritesFilteredLines(t *testing.T) {
 		t.Fatalf("saved:\n%s", b)
 	}
 }
+
+// endingWatch closes its first watch at once, as a cluster whose connection dropped would.
+type endingWatch struct {
+	kube.Cluster
+	calls int
+}
+
+func (e *endingWatch) Watch(ctx context.Context, ns string) (<-chan kube.Snapshot, error) {
+	e.calls++
+	if e.calls == 1 {
+		ch := make(chan kube.Snapshot)
+		close(ch)
+		return ch, nil
+	}
+	return e.Cluster.Watch(ctx, ns)
+}
+
+func TestWatchEndedReconnects(t *testing.T) {
+	var ew *endingWatch
+	h := newHarness(t, 120, 40, func(o *Options) {
+		ew = &endingWatch{Cluster: o.Cluster}
+		o.Cluster = ew
+	})
+	h.waitScreen("watch ended; reconnecting")
+	h.waitScreen("sglang-router") // the second watch, two seconds later
+	if strings.Contains(h.screen(), "reconnecting") {
+		t.Fatal("error kept after the new watch delivered")
+	}
+}

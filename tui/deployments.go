@@ -6,6 +6,7 @@ import (
 	"sort"
 	"strconv"
 	"strings"
+	"time"
 
 	"github.com/charmbracelet/bubbles/cursor"
 	"github.com/charmbracelet/bubbles/textinput"
@@ -102,6 +103,10 @@ func (v *deployments) Bindings() []Binding {
 }
 
 type (
+	rewatchMsg struct {
+		to
+		gen int
+	}
 	watchStartedMsg struct {
 		to
 		gen int
@@ -153,13 +158,24 @@ func (v *deployments) Update(msg tea.Msg) tea.Cmd {
 		}
 		return nextSnapshot(v.id, v.gen, msg.ch)
 	case watchSnapshotMsg:
-		if msg.gen != v.gen || !msg.ok {
+		if msg.gen != v.gen {
 			return nil
+		}
+		if !msg.ok {
+			// The cluster ended the watch (not us: we bump gen when we cancel). Keep the last list
+			// on screen, say so, and start a new watch shortly.
+			v.err, v.dirty = fmt.Errorf("watch ended; reconnecting"), true
+			id, gen := v.id, v.gen
+			return tea.Tick(2*time.Second, func(time.Time) tea.Msg { return rewatchMsg{to{id}, gen} })
 		}
 		v.all, v.err, v.synced = msg.snap.Deployments, msg.snap.Err, true
 		v.refresh()
 		snap := msg.snap
 		return tea.Batch(nextSnapshot(v.id, v.gen, msg.c), func() tea.Msg { return snapshotSeenMsg{snap} })
+	case rewatchMsg:
+		if msg.gen == v.gen {
+			return v.watch()
+		}
 	case nsChangedMsg:
 		v.cursor, v.offset = 0, 0
 		v.all, v.rows = nil, nil
