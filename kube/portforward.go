@@ -57,6 +57,7 @@ func (c *KubeCluster) Endpoint(ctx context.Context, namespace, name string) (str
 func (c *KubeCluster) frontendTarget(ctx context.Context, namespace, name string) (string, int, error) {
 	svcName := config.FrontendServiceName(name)
 	port := config.FrontendPort
+	namedPort := ""
 	selector := labels.Set{config.LabelDGDName: name, config.LabelComponentType: config.ComponentFrontend}.String()
 	svc, err := c.cs.CoreV1().Services(namespace).Get(ctx, svcName, metav1.GetOptions{})
 	switch {
@@ -68,8 +69,8 @@ func (c *KubeCluster) frontendTarget(ctx context.Context, namespace, name string
 			if sp.Name == "http" || len(svc.Spec.Ports) == 1 {
 				if sp.TargetPort.IntValue() > 0 {
 					port = sp.TargetPort.IntValue()
-				} else if sp.Port > 0 && sp.TargetPort.String() == "" {
-					port = int(sp.Port)
+				} else if sp.TargetPort.StrVal != "" {
+					namedPort = sp.TargetPort.StrVal // resolved against the chosen pod's container ports
 				}
 			}
 		}
@@ -82,14 +83,22 @@ func (c *KubeCluster) frontendTarget(ctx context.Context, namespace, name string
 	if err != nil {
 		return "", 0, fmt.Errorf("listing frontend pods of %s/%s: %w", namespace, name, err)
 	}
-	for _, p := range pods.Items {
-		if p.Status.Phase == corev1.PodRunning && p.DeletionTimestamp == nil && podReady(&p) {
-			return p.Name, port, nil
+	resolve := func(p *corev1.Pod) int {
+		for _, ct := range p.Spec.Containers {
+			for _, cp := range ct.Ports {
+				if namedPort != "" && cp.Name == namedPort {
+					return int(cp.ContainerPort)
+				}
+			}
 		}
+		return port
 	}
-	for _, p := range pods.Items {
-		if p.Status.Phase == corev1.PodRunning && p.DeletionTimestamp == nil {
-			return p.Name, port, nil
+	for _, readyOnly := range []bool{true, false} {
+		for i := range pods.Items {
+			p := &pods.Items[i]
+			if p.Status.Phase == corev1.PodRunning && p.DeletionTimestamp == nil && (!readyOnly || podReady(p)) {
+				return p.Name, resolve(p), nil
+			}
 		}
 	}
 	return "", 0, fmt.Errorf("no running frontend pod of %s/%s to port-forward to (selector %s)", namespace, name, selector)

@@ -16,6 +16,7 @@ import (
 	metav1 "k8s.io/apimachinery/pkg/apis/meta/v1"
 	"k8s.io/apimachinery/pkg/util/httpstream"
 	"k8s.io/apimachinery/pkg/util/httpstream/spdy"
+	"k8s.io/apimachinery/pkg/util/intstr"
 	"k8s.io/client-go/rest"
 )
 
@@ -30,6 +31,7 @@ type pfServer struct {
 	mu    sync.Mutex
 	conns []httpstream.Connection
 	pods  []string // pod of each upgrade, in order
+	ports []string // port header of each data stream
 }
 
 func newPFServer(t *testing.T, target string) *pfServer {
@@ -70,6 +72,9 @@ func (s *pfServer) serve(w http.ResponseWriter, r *http.Request) {
 			case "error":
 				errStreams[id] = st
 			case "data":
+				s.mu.Lock()
+				s.ports = append(s.ports, st.Headers().Get("port"))
+				s.mu.Unlock()
 				es := errStreams[id]
 				go func() {
 					defer st.Close()
@@ -131,7 +136,15 @@ func TestEndpointPortForwardsAndReconnects(t *testing.T) {
 	if _, _, err := c.Endpoint(ctx, ns, "chat"); err == nil || !strings.Contains(err.Error(), "no running frontend pod") {
 		t.Fatalf("endpoint without pods: %v", err)
 	}
-	p, err := c.Clientset().CoreV1().Pods(ns).Create(ctx, testPod(ns, "chat", "Frontend", "frontend", "chat-frontend-0", 0), metav1.CreateOptions{})
+	// The Service names its target port; the pod says which number that is.
+	fp := testPod(ns, "chat", "Frontend", "frontend", "chat-frontend-0", 0)
+	fp.Spec.Containers[0].Ports = []corev1.ContainerPort{{Name: "http", ContainerPort: 8123}}
+	if _, err := c.Clientset().CoreV1().Services(ns).Create(ctx, &corev1.Service{ObjectMeta: metav1.ObjectMeta{Name: "chat-frontend"},
+		Spec: corev1.ServiceSpec{Selector: map[string]string{"nvidia.com/dynamo-graph-deployment-name": "chat", "nvidia.com/dynamo-component": "Frontend"},
+			Ports: []corev1.ServicePort{{Name: "http", Port: 8000, TargetPort: intstr.FromString("http")}}}}, metav1.CreateOptions{}); err != nil {
+		t.Fatal(err)
+	}
+	p, err := c.Clientset().CoreV1().Pods(ns).Create(ctx, fp, metav1.CreateOptions{})
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -159,10 +172,10 @@ func TestEndpointPortForwardsAndReconnects(t *testing.T) {
 		t.Fatalf("through the forward: %q %v", body, err)
 	}
 	pfs.mu.Lock()
-	first := pfs.pods[0]
+	first, port := pfs.pods[0], pfs.ports[0]
 	pfs.mu.Unlock()
-	if first != "chat-frontend-0" {
-		t.Fatalf("forwarded to %s", first)
+	if first != "chat-frontend-0" || port != "8123" {
+		t.Fatalf("forwarded to %s port %s", first, port)
 	}
 
 	// The connection drops: the same URL works again once the forward is re-established.
