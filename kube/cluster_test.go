@@ -280,6 +280,20 @@ func TestAllowedFollowsRBACAndReadOnly(t *testing.T) {
 	if _, err := ro.Delete(ctx, "rbac", "x", false); err == nil {
 		t.Error("read-only Delete did not refuse")
 	}
+	// alice may list DGDs in rbac (not pods): the watch works there, without pods; across all
+	// namespaces she may not, and the watch says so instead of hanging.
+	if _, err := alice.Watch(ctx, ""); err == nil || !strings.Contains(err.Error(), "forbidden") {
+		t.Errorf("alice's all-namespaces watch: %v", err)
+	}
+	wctx, wcancel := context.WithCancel(ctx)
+	defer wcancel()
+	snaps, err := alice.Watch(wctx, "rbac")
+	if err != nil {
+		t.Fatal(err)
+	}
+	if s := <-snaps; s.Err != nil || len(s.Deployments) != 0 {
+		t.Errorf("alice's namespace watch: %+v", s)
+	}
 	// What RBAC forbids, the API server refuses too: Allowed told the truth.
 	if _, err := alice.Delete(ctx, "rbac", "anything", false); err == nil || !strings.Contains(err.Error(), "forbidden") {
 		t.Errorf("alice's delete: %v", err)

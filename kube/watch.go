@@ -7,6 +7,7 @@ import (
 	"time"
 
 	corev1 "k8s.io/api/core/v1"
+	apierrors "k8s.io/apimachinery/pkg/api/errors"
 	metav1 "k8s.io/apimachinery/pkg/apis/meta/v1"
 	"k8s.io/apimachinery/pkg/apis/meta/v1/unstructured"
 	"k8s.io/apimachinery/pkg/labels"
@@ -30,6 +31,24 @@ type fleetWatch struct {
 
 // newFleetWatch starts informers for namespace ("" = all) and, with name set, one DGD only.
 func (c *KubeCluster) newFleetWatch(ctx context.Context, namespace, name string) (*fleetWatch, error) {
+	// Informers retry a forbidden list for ever; ask once first so a user without the rights gets an
+	// error instead of a watch that never syncs.
+	where := "namespace " + namespace
+	if namespace == "" {
+		where = "all namespaces"
+	}
+	probe := metav1.ListOptions{Limit: 1}
+	if name != "" {
+		probe.FieldSelector = "metadata.name=" + name
+	}
+	if _, err := c.dyn.Resource(DGDResource).Namespace(namespace).List(ctx, probe); err != nil {
+		return nil, fmt.Errorf("listing DynamoGraphDeployments in %s: %w", where, err)
+	}
+	_, podErr := c.cs.CoreV1().Pods(namespace).List(ctx, metav1.ListOptions{Limit: 1, LabelSelector: config.LabelDGDName})
+	if podErr != nil && !apierrors.IsForbidden(podErr) {
+		return nil, fmt.Errorf("listing pods in %s: %w", where, podErr)
+	}
+	podsAllowed := podErr == nil // without the right to list pods, deployments are shown without them
 	w := &fleetWatch{changed: make(chan struct{}, 1), health: c.health}
 	unsubscribe := c.health.subscribe(w.changed)
 	go func() { <-ctx.Done(); unsubscribe() }()
@@ -46,8 +65,14 @@ func (c *KubeCluster) newFleetWatch(ctx context.Context, namespace, name string)
 				o.LabelSelector = config.LabelDGDName + "=" + name
 			}
 		}))
-	w.pods = podFactory.Core().V1().Pods().Informer()
-	for _, inf := range []cache.SharedIndexInformer{w.dgd, w.pods} {
+	informers := []cache.SharedIndexInformer{w.dgd}
+	synced := []cache.InformerSynced{w.dgd.HasSynced}
+	if podsAllowed {
+		w.pods = podFactory.Core().V1().Pods().Informer()
+		informers = append(informers, w.pods)
+		synced = append(synced, w.pods.HasSynced)
+	}
+	for _, inf := range informers {
 		if err := inf.SetWatchErrorHandlerWithContext(func(_ context.Context, _ *cache.Reflector, err error) {
 			// The reflector backs off and retries; the next request that gets an answer clears this.
 			c.health.set(err)
@@ -64,7 +89,7 @@ func (c *KubeCluster) newFleetWatch(ctx context.Context, namespace, name string)
 	}
 	dynFactory.Start(ctx.Done())
 	podFactory.Start(ctx.Done())
-	if !cache.WaitForCacheSync(ctx.Done(), w.dgd.HasSynced, w.pods.HasSynced) {
+	if !cache.WaitForCacheSync(ctx.Done(), synced...) {
 		if ctx.Err() != nil {
 			return nil, fmt.Errorf("listing deployments: %w", ctx.Err())
 		}
@@ -85,6 +110,9 @@ func (w *fleetWatch) err() error { return w.health.get() }
 
 // podList returns the informer's pods, sorted by name.
 func (w *fleetWatch) podList() []*corev1.Pod {
+	if w.pods == nil {
+		return nil
+	}
 	items := w.pods.GetStore().List()
 	out := make([]*corev1.Pod, 0, len(items))
 	for _, it := range items {
