@@ -75,6 +75,9 @@ func (c *KubeCluster) Logs(ctx context.Context, req LogRequest) (<-chan LogLine,
 	if err != nil {
 		return nil, err
 	}
+	if w.pods == nil {
+		return nil, fmt.Errorf("following logs in %s: listing pods is forbidden for this user", namespace)
+	}
 	in := make(chan LogLine, 256)
 	go mergeLines(ctx, in, out)
 	go func() {
