@@ -72,6 +72,9 @@ func New(opts Options) *Model {
 	}
 	m.stack = []view{newDeployments(sh)}
 	m.resize()
+	if bad := unknownOverrides(opts.Keymap); len(bad) > 0 {
+		m.flashText, m.flashErr = fmt.Sprintf("config.yaml keymap: no action named %s (press ? for the actions)", strings.Join(bad, ", ")), true
+	}
 	return m
 }
 

@@ -91,3 +91,64 @@ type actionMsg struct {
 	Action string
 	Key    string
 }
+
+// KnownActions lists every action name config.yaml's keymap may rebind, sorted; an override may also
+// be scoped to one view as "view.action".
+func KnownActions() []string {
+	sh := &Shared{Opts: Options{Favourites: make([]string, 9), LogBuffer: 1}}
+	seen := map[string]bool{}
+	add := func(bs []Binding) {
+		for _, b := range bs {
+			seen[b.Action] = true
+		}
+	}
+	add(globalBindings())
+	d := newDeployments(sh)
+	add(d.Bindings())
+	d.filtering = true
+	add(d.Bindings())
+	add(newDetail(sh, kube.Deployment{}, false).Bindings())
+	l := newLogs(sh, kube.Deployment{})
+	add(l.Bindings())
+	l.filtering = true
+	add(l.Bindings())
+	add(newGPU(sh).Bindings())
+	add(newCache(sh, kube.Deployment{}).Bindings())
+	c := newChat(sh, kube.Deployment{})
+	add(c.Bindings())
+	c.picking = true
+	add(c.Bindings())
+	c.Close()
+	w := newWizard(sh)
+	for w.step = stepProfile; w.step <= stepProgress; w.step++ {
+		add(w.Bindings())
+	}
+	add(newNamespaces(sh, nil).Bindings())
+	out := make([]string, 0, len(seen))
+	for a := range seen {
+		out = append(out, a)
+	}
+	slices.Sort(out)
+	return out
+}
+
+// unknownOverrides returns the keymap entries that name no action, so a typo in config.yaml is
+// reported instead of silently doing nothing.
+func unknownOverrides(overrides map[string][]string) []string {
+	known := map[string]bool{}
+	for _, a := range KnownActions() {
+		known[a] = true
+	}
+	var bad []string
+	for k := range overrides {
+		a := strings.ToLower(k)
+		if _, after, ok := strings.Cut(a, "."); ok {
+			a = after
+		}
+		if !known[a] {
+			bad = append(bad, k)
+		}
+	}
+	slices.Sort(bad)
+	return bad
+}

@@ -1,6 +1,7 @@
 package tui
 
 import (
+	"slices"
 	"strings"
 	"testing"
 
@@ -67,5 +68,19 @@ func TestKeymapResolve(t *testing.T) {
 	ro := k.Resolve("detail", defaults, func(b Binding) bool { return !b.Mutating })
 	if _, ok := lookup(ro, "ctrl+d"); ok {
 		t.Fatal("filter kept a mutating binding")
+	}
+}
+
+func TestUnknownKeymapActionsReported(t *testing.T) {
+	for _, a := range []string{"logs", "delete", "preset-cache", "since-3", "cache-test", "apply", "favourite-9", "command"} {
+		if !slices.Contains(KnownActions(), a) {
+			t.Errorf("KnownActions lacks %s", a)
+		}
+	}
+	h := newHarness(t, 120, 40, func(o *Options) {
+		o.Keymap = map[string][]string{"logs": {"L"}, "detail.yaml": {"Y"}, "lgos": {"x"}}
+	})
+	if s := h.screen(); !strings.Contains(s, "no action named lgos") {
+		t.Fatalf("typo not reported:\n%s", s)
 	}
 }
