@@ -2,7 +2,9 @@ package kube
 
 import (
 	"context"
+	"encoding/base64"
 	"errors"
+	"fmt"
 	"os"
 	"path/filepath"
 	"strings"
@@ -638,5 +640,49 @@ func TestDeleteReportsWhatIsLeft(t *testing.T) {
 	if !last.Done || last.Err == nil || !errors.Is(last.Err, context.DeadlineExceeded) || !strings.Contains(last.Err.Error(), "pod/stuck-w-0") ||
 		strings.Contains(last.Err.Error(), "dynamographdeployment/") {
 		t.Fatalf("final delete event: %+v", last)
+	}
+}
+
+// An exec credential plugin (as EKS's `aws eks get-token`) supplies the token: here a script that
+// prints the admin's ExecCredential, run by client-go exactly as kubectl runs the real one.
+func TestConnectWithExecCredentialPlugin(t *testing.T) {
+	e := sharedEnv(t)
+	dir := t.TempDir()
+	plugin := filepath.Join(dir, "get-token")
+	script := "#!/bin/sh\necho '{\"apiVersion\":\"client.authentication.k8s.io/v1\",\"kind\":\"ExecCredential\",\"status\":{\"token\":\"" + e.AdminToken + "\"}}'\n"
+	if err := os.WriteFile(plugin, []byte(script), 0o700); err != nil {
+		t.Fatal(err)
+	}
+	kc := filepath.Join(dir, "kubeconfig")
+	cfg := fmt.Sprintf(`apiVersion: v1
+kind: Config
+current-context: eks
+clusters:
+- name: eks
+  cluster: {server: %q, certificate-authority-data: %q}
+users:
+- name: eks-user
+  user:
+    exec:
+      apiVersion: client.authentication.k8s.io/v1
+      command: %q
+      interactiveMode: Never
+contexts:
+- name: eks
+  context: {cluster: eks, user: eks-user, namespace: exec-ns}
+`, e.Server, base64.StdEncoding.EncodeToString(e.CAData), plugin)
+	if err := os.WriteFile(kc, []byte(cfg), 0o600); err != nil {
+		t.Fatal(err)
+	}
+	t.Setenv("KUBECONFIG", kc) // found the way kubectl finds it
+	c, err := Connect(context.Background(), Options{})
+	if err != nil {
+		t.Fatal(err)
+	}
+	if info := c.Info(); info.Context != "eks" || info.Namespace != "exec-ns" || info.Server != e.Server {
+		t.Fatalf("info: %+v", info)
+	}
+	if !c.Allowed(context.Background(), ActionDelete, "exec-ns") {
+		t.Fatal("the plugin's admin token was not used")
 	}
 }
