@@ -160,8 +160,9 @@ func (v *logs) start() tea.Cmd {
 	}
 }
 
-// readLogs waits for one line, then takes whatever else is already there (up to maxLogBatch), so a
-// fast stream costs one message per batch rather than one per line.
+// readLogs waits for one line, then gathers what else arrives within one frame (16 ms, up to
+// maxLogBatch lines): a fast stream costs at most about 60 messages and redraws a second, however
+// many lines it carries, so following logs never burns the CPU.
 func readLogs(id, gen int, ch <-chan kube.LogLine) tea.Cmd {
 	return func() tea.Msg {
 		l, ok := <-ch
@@ -170,6 +171,8 @@ func readLogs(id, gen int, ch <-chan kube.LogLine) tea.Cmd {
 		}
 		batch := make([]kube.LogLine, 1, 64)
 		batch[0] = l
+		frame := time.NewTimer(16 * time.Millisecond)
+		defer frame.Stop()
 		for len(batch) < maxLogBatch {
 			select {
 			case l, ok := <-ch:
@@ -177,10 +180,9 @@ func readLogs(id, gen int, ch <-chan kube.LogLine) tea.Cmd {
 					return logBatchMsg{to: to{id}, gen: gen, lines: batch, closed: true, ch: ch}
 				}
 				batch = append(batch, l)
-				continue
-			default:
+			case <-frame.C:
+				return logBatchMsg{to: to{id}, gen: gen, lines: batch, ch: ch}
 			}
-			break
 		}
 		return logBatchMsg{to: to{id}, gen: gen, lines: batch, ch: ch}
 	}
