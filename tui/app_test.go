@@ -399,6 +399,9 @@ func TestChatWithoutEndpointSaysWhy(t *testing.T) {
 func TestDeployWizard(t *testing.T) {
 	h := newHarness(t, 120, 40, func(o *Options) {
 		o.ValidateOverride = func(k, v string) error {
+			if k == "name" && strings.ContainsAny(v, "_ABCDEFGHIJKLMNOPQRSTUVWXYZ") {
+				return errString("an RFC 1123 subdomain: lowercase letters, digits, '-', '.'")
+			}
 			if k == "page-size" && v != "16" && v != "32" {
 				return errString("page-size must be 16 or 32")
 			}
@@ -413,11 +416,11 @@ func TestDeployWizard(t *testing.T) {
 	h.waitScreen("sglang-router: overrides")
 	// name: replace with an invalid one, see the error as typed, then fix it
 	h.press("ctrl+u", "Bad_Name")
-	if !strings.Contains(h.screen(), "lower-case DNS label") {
+	if !strings.Contains(h.screen(), "RFC 1123 subdomain") {
 		t.Fatalf("invalid name not flagged as typed:\n%s", h.screen())
 	}
 	h.press("enter")
-	h.waitScreen("name: a lower-case DNS label")
+	h.waitScreen("name: an RFC 1123 subdomain")
 	h.press("ctrl+u", "r2")
 	h.press("tab", "tab", "tab", "64")
 	h.waitScreen("page-size must be 16 or 32")

@@ -153,11 +153,15 @@ func (v *wizard) validate(i int) {
 	f := &v.fields[i]
 	val := strings.TrimSpace(f.input.Value())
 	f.err = nil
-	switch f.key {
-	case "name", "namespace":
+	switch {
+	case (f.key == "name" || f.key == "namespace") && val == "":
+		f.err = fmt.Errorf("required")
+	case f.key == "namespace" || f.key == "name" && v.sh.Opts.ValidateOverride == nil:
 		if !dnsLabel.MatchString(val) || len(val) > 63 {
 			f.err = fmt.Errorf("a lower-case DNS label: a-z, 0-9 and '-', at most 63")
 		}
+	case f.key == "name":
+		f.err = v.sh.Opts.ValidateOverride(f.key, val)
 	default:
 		if val != "" && v.sh.Opts.ValidateOverride != nil {
 			f.err = v.sh.Opts.ValidateOverride(f.key, val)

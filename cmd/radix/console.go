@@ -4,6 +4,7 @@ import (
 	"context"
 	"fmt"
 	"os"
+	"slices"
 	"sort"
 	"strings"
 	"time"
@@ -62,9 +63,10 @@ func runConsole(cmd *cobra.Command, g *globals) error {
 			profiles = append(profiles, tui.ProfileChoice{Name: p.Name, Description: p.Description})
 		}
 	}
+	// The wizard's form: the profile-wide override keys; name and namespace are its own first fields.
 	var keys []string
 	for _, k := range config.OverrideKeys() {
-		if !strings.HasPrefix(k.Key, "<") && k.Key != "name" {
+		if !strings.HasPrefix(k.Key, "<") && k.Key != "name" && k.Key != "namespace" && !slices.Contains(keys, k.Key) {
 			keys = append(keys, k.Key)
 		}
 	}
