@@ -45,6 +45,7 @@ func runConsole(cmd *cobra.Command, g *globals) error {
 			return fmt.Errorf("%s=%q: want lines per second: %w", fakeClusterEnv, rate, err)
 		}
 		fake := kubefake.NewDemo(time.Now())
+		fake.Now = time.Now // seeded at start; from here on the clock moves
 		fake.StepDelay = 500 * time.Millisecond
 		if g.ReadOnly {
 			fake.SetReadOnly(true)
