@@ -6,6 +6,7 @@ import (
 	"errors"
 	"fmt"
 	"io"
+	"os"
 	"strings"
 	"text/tabwriter"
 	"time"
@@ -14,38 +15,67 @@ import (
 	"sigs.k8s.io/yaml"
 
 	"github.com/radixops/radix/config"
+	"github.com/radixops/radix/inference/fleet"
 	"github.com/radixops/radix/kube"
 )
 
-// openCluster connects to the cluster the global flags name, as kubectl would (--kubeconfig,
-// $KUBECONFIG, --context, in-cluster config, exec credential plugins). The namespace defaults to
-// config.yaml's, else dynamo-cloud; --readonly or config.yaml's readOnly disable mutating actions.
+// openCluster opens what the global flags name. With --local, or when no kubeconfig context was named
+// and the default one is missing or unreachable, that is the embedded environment (local processes of
+// radix's own runtime); otherwise it connects as kubectl would (--kubeconfig, $KUBECONFIG, --context,
+// in-cluster config, exec credential plugins). A context named explicitly never falls back: its error
+// is the answer. The namespace defaults to config.yaml's, else dynamo-cloud; --readonly or
+// config.yaml's readOnly disable mutating actions.
 func openCluster(ctx context.Context, g *globals) (kube.Cluster, error) {
-	return openKubeCluster(ctx, g)
-}
-
-func openKubeCluster(ctx context.Context, g *globals) (*kube.KubeCluster, error) {
-	if g.Local {
-		return nil, errors.New("--local: the embedded environment is not built into this binary yet; " +
-			"drop --local to use the cluster of your kubeconfig")
-	}
 	settings, err := config.Load()
 	if err != nil {
 		return nil, fmt.Errorf("reading radix settings: %w", err)
+	}
+	if g.Local {
+		return openEmbedded(g, settings)
+	}
+	explicit := g.Kubeconfig != "" || g.Context != "" || os.Getenv("KUBECONFIG") != ""
+	probe := 3 * time.Second
+	if explicit {
+		probe = 10 * time.Second
+	}
+	c, err := openKubeCluster(ctx, g, settings, probe)
+	if err == nil {
+		return c, nil
+	}
+	if explicit {
+		return nil, err
+	}
+	fmt.Fprintf(os.Stderr, "radix: using the embedded environment (local processes): %v\n", err)
+	return openEmbedded(g, settings)
+}
+
+func openKubeCluster(ctx context.Context, g *globals, settings config.Settings, probe time.Duration) (*kube.KubeCluster, error) {
+	ns := g.Namespace
+	if ns == "" {
+		ns = settings.Namespace
+	}
+	return kube.Connect(ctx, kube.Options{
+		Kubeconfig: g.Kubeconfig, Context: g.Context, Namespace: ns,
+		ReadOnly: g.ReadOnly || settings.ReadOnly, ProbeTimeout: probe,
+	})
+}
+
+// openEmbedded opens the embedded environment, whose state lives under $XDG_STATE_HOME/radix.
+func openEmbedded(g *globals, settings config.Settings) (kube.Cluster, error) {
+	paths, err := config.Paths()
+	if err != nil {
+		return nil, err
 	}
 	ns := g.Namespace
 	if ns == "" {
 		ns = settings.Namespace
 	}
-	c, err := kube.Connect(ctx, kube.Options{
-		Kubeconfig: g.Kubeconfig, Context: g.Context, Namespace: ns,
-		ReadOnly: g.ReadOnly || settings.ReadOnly,
+	return fleet.Open(fleet.Options{
+		StateDir:  paths.StateDir,
+		Namespace: ns,
+		ReadOnly:  g.ReadOnly || settings.ReadOnly,
+		Refresh:   min(settings.RefreshInterval, time.Second),
 	})
-	if err != nil {
-		return nil, fmt.Errorf("%w\n(radix needs a reachable cluster for this; the embedded environment that "+
-			"runs without one is not built into this binary yet)", err)
-	}
-	return c, nil
 }
 
 // watchNamespace is the namespace a listing covers: "" with -A.

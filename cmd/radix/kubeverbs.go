@@ -338,7 +338,9 @@ func gpusCmd(g *globals) *cobra.Command {
 				return err
 			}
 			t := newTable(w)
-			fmt.Fprintln(t, "NODE\tPOOL\tINSTANCE\tGPU\tCAP\tALLOC\tREQ\tUTIL\tMEM(MiB)\tCPU\tHOLDERS")
+			if len(rep.Nodes) > 0 || rep.Local == nil {
+				fmt.Fprintln(t, "NODE\tPOOL\tINSTANCE\tGPU\tCAP\tALLOC\tREQ\tUTIL\tMEM(MiB)\tCPU\tHOLDERS")
+			}
 			for _, n := range rep.Nodes {
 				util, mem, cpu := "-", "-", "-"
 				if n.Utilization >= 0 {
@@ -358,6 +360,14 @@ func gpusCmd(g *globals) *cobra.Command {
 			}
 			if err := t.Flush(); err != nil {
 				return err
+			}
+			if l := rep.Local; l != nil {
+				t = newTable(w)
+				fmt.Fprintln(t, "LOCAL RUNTIME\tTHREADS\tWEIGHTS\tKV TOKENS\tKV USED")
+				fmt.Fprintf(t, "cpu\t%d\t%.1f MiB\t%d\t%d\n", l.Threads, float64(l.WeightBytes)/(1<<20), l.KVTokens, l.KVUsed)
+				if err := t.Flush(); err != nil {
+					return err
+				}
 			}
 			if rep.Note != "" {
 				fmt.Fprintln(cmd.ErrOrStderr(), "note:", rep.Note)

@@ -8,6 +8,7 @@ import (
 	"io"
 	"net/http"
 	"net/http/httptest"
+	"os"
 	"path/filepath"
 	"strings"
 	"sync"
@@ -221,13 +222,21 @@ func TestDeployListDeleteAgainstRealAPIServer(t *testing.T) {
 	}
 }
 
-func TestOpenClusterErrors(t *testing.T) {
+func TestOpenClusterChoosesTheTarget(t *testing.T) {
 	clusterHome(t)
-	_, err := runVerb(context.Background(), io.Discard, "ls", "--local")
-	if err == nil || !strings.Contains(err.Error(), "embedded environment") {
-		t.Fatalf("--local: %v", err)
+	t.Setenv("KUBECONFIG", "")
+	// --local, and no kubeconfig at all, both mean the embedded environment: an empty list, not an error.
+	for _, args := range [][]string{{"ls", "--local", "-o", "json"}, {"ls", "-o", "json"}} {
+		var out bytes.Buffer
+		if _, err := runVerb(context.Background(), &out, args...); err != nil || strings.TrimSpace(out.String()) != "[]" {
+			t.Fatalf("%v: %q %v", args, out.String(), err)
+		}
 	}
-	_, err = runVerb(context.Background(), io.Discard, "ls", "--kubeconfig", filepath.Join(t.TempDir(), "missing"))
+	if _, err := os.Stat(filepath.Join(os.Getenv("XDG_STATE_HOME"), "radix", "deployments")); err != nil {
+		t.Fatalf("the embedded environment's state directory: %v", err)
+	}
+	// A kubeconfig named explicitly never falls back.
+	_, err := runVerb(context.Background(), io.Discard, "ls", "--kubeconfig", filepath.Join(t.TempDir(), "missing"))
 	if err == nil || !strings.Contains(err.Error(), "connecting to") {
 		t.Fatalf("missing kubeconfig: %v", err)
 	}
