@@ -18,5 +18,15 @@ if [ -x scripts/testbin.sh ]; then
 	eval "$(scripts/testbin.sh)"
 fi
 
+# The console's end-to-end test drives the real binary inside tmux.
+if ! command -v tmux >/dev/null 2>&1; then
+	echo "== installing tmux (the console's end-to-end test)"
+	sudo=""
+	[ "$(id -u)" = 0 ] || sudo="sudo -n"
+	$sudo apt-get update -qq && $sudo apt-get install -y -qq tmux >/dev/null
+fi
+# Tests that need tmux or the test API server fail rather than skip when these are missing.
+export RADIX_REQUIRE_E2E=1
+
 echo "== go test -race"
 go test -race -timeout 25m ./...
