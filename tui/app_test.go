@@ -146,8 +146,8 @@ func TestDetailAndYAML(t *testing.T) {
 		h := newHarness(t, sz[0], sz[1], nil)
 		h.waitScreen("sglang-agg")
 		h.press("enter")
-		h.waitScreen("CONDITIONS")
-		for _, s := range []string{"SERVICES", "SGLangWorker", "PODS", "EVENTS", "all_resources_are_ready"} {
+		h.waitScreen("COMPONENTS")
+		for _, s := range []string{"SERVICES", "SGLangWorker", "COMPONENTS", "sglang-agg-sglangworker", "PODS", "EVENTS", "all_resources_are_ready"} {
 			if !strings.Contains(h.screen(), s) && sz[1] == 40 {
 				t.Errorf("detail lacks %s", s)
 			}
@@ -167,7 +167,7 @@ func TestDetailFollowsWatch(t *testing.T) {
 	h := newHarness(t, 120, 40, nil)
 	h.waitScreen("sglang-agg")
 	h.press("d")
-	h.waitScreen("CONDITIONS")
+	h.waitScreen("COMPONENTS")
 	_ = h.fake.SetState("dynamo-cloud", "sglang-agg", kube.StateFailed, "some_resources_are_not_ready", "worker crashed")
 	h.waitScreen("worker crashed")
 }

@@ -220,6 +220,27 @@ func (v *detail) build() {
 	}
 	table("SERVICES", []col{{title: "NAME", min: 8}, {title: "TYPE", min: 4}, {title: "SUB", min: 3, drop: 2},
 		{title: "READY", min: 5}, {title: "GPU", min: 3, right: true}, {title: "ARGS", min: 10, fill: true, drop: 1}}, svc)
+	if len(v.det.Components) > 0 {
+		var comps [][]string
+		for _, c := range v.det.Components {
+			dcd, dep, cond := "missing", "none", ""
+			if c.Exists {
+				dcd = "yes"
+			}
+			if c.Desired >= 0 {
+				dep = fmt.Sprintf("%d/%d", c.Ready, c.Desired)
+			}
+			for _, x := range c.Conditions {
+				if x.Status != "True" {
+					cond = strings.TrimSpace(x.Type + " " + x.Reason + ": " + ansiFree(x.Message))
+					break
+				}
+			}
+			comps = append(comps, []string{c.Service, c.Name, dcd, dep, cond})
+		}
+		table("COMPONENTS", []col{{title: "SERVICE", min: 7}, {title: "DCD / DEPLOYMENT", min: 16, max: 48}, {title: "DCD", min: 3},
+			{title: "READY", min: 5}, {title: "NOT READY BECAUSE", min: 10, fill: true, drop: 1}}, comps)
+	}
 	var pods [][]string
 	for _, p := range v.det.Pods {
 		ready := "0/1"

@@ -313,12 +313,18 @@ func (c *Cluster) Describe(_ context.Context, namespace, name string) (*kube.Det
 	}
 	d := e.d
 	d.Services = slices.Clone(d.Services)
+	var comps []kube.Component
+	for _, s := range d.Services {
+		comps = append(comps, kube.Component{Service: s.Name, Name: d.Name + "-" + strings.ToLower(s.Name),
+			Exists: true, Desired: s.Replicas, Ready: s.Ready})
+	}
 	return &kube.Detail{
 		Deployment: d,
 		Pods:       slices.Clone(e.pods),
 		Conditions: slices.Clone(e.conditions),
 		Events:     slices.Clone(e.events),
 		Manifest:   e.manifest,
+		Components: comps,
 	}, nil
 }
 
