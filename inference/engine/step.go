@@ -395,10 +395,11 @@ func (e *Engine) cacheUnfinished(r *request) {
 	if cached > r.cachedLen {
 		// Another request cached [cachedLen, cached) meanwhile: drop our copies, use the tree's pages.
 		e.pool.Free(r.pages[r.cachedLen/e.ps : cached/e.ps])
-		var tp []int32
-		_, tp, _ = e.tree.Match(r.ns, r.tokens[:cached], e.scratch[:0])
+		// PagesOf, not Match: a second lookup would count as a cache query and hit, inflating the
+		// hit rate whenever another request cached these tokens first.
+		tp := e.tree.PagesOf(node, e.scratch[:0])
 		e.scratch = tp[:0]
-		copy(r.pages[:cached/e.ps], tp)
+		copy(r.pages[:cached/e.ps], tp[:cached/e.ps])
 		e.pool.Slots(r.slots[:0], r.pages, cached)
 	}
 	e.tree.Lock(node)
