@@ -370,13 +370,7 @@ func (f *Fleet) Deploy(ctx context.Context, req kube.DeployRequest) (<-chan kube
 	ch := make(chan kube.Progress, 16)
 	go func() {
 		defer close(ch)
-		send := func(p kube.Progress) {
-			p.Time = time.Now()
-			select {
-			case ch <- p:
-			case <-ctx.Done():
-			}
-		}
+		send := sender(ctx, ch)
 		for _, c := range checks {
 			send(kube.Progress{Phase: "checks", Message: fmt.Sprintf("%s: %s", c.Name, c.Message)})
 		}
@@ -452,6 +446,18 @@ func (f *Fleet) Deploy(ctx context.Context, req kube.DeployRequest) (<-chan kube
 	return ch, nil
 }
 
+// sender stamps progress events and sends them until ctx ends (a caller that stopped listening must not
+// leave the deploy or delete blocked).
+func sender(ctx context.Context, ch chan<- kube.Progress) func(kube.Progress) {
+	return func(p kube.Progress) {
+		p.Time = time.Now()
+		select {
+		case ch <- p:
+		case <-ctx.Done():
+		}
+	}
+}
+
 // Delete stops the processes (workers first, then the frontend) and removes the state.
 func (f *Fleet) Delete(ctx context.Context, namespace, name string, wait bool) (<-chan kube.Progress, error) {
 	if f.opts.ReadOnly {
@@ -468,13 +474,7 @@ func (f *Fleet) Delete(ctx context.Context, namespace, name string, wait bool) (
 	ch := make(chan kube.Progress, len(d.Processes)+2)
 	go func() {
 		defer close(ch)
-		send := func(p kube.Progress) {
-			p.Time = time.Now()
-			select {
-			case ch <- p:
-			case <-ctx.Done():
-			}
-		}
+		send := sender(ctx, ch)
 		for i := len(d.Processes) - 1; i >= 0; i-- {
 			p := d.Processes[i]
 			killed := stopProcess(p.PID, p.StartTicks, f.opts.Grace)
