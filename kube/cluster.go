@@ -106,6 +106,9 @@ type Deployment struct {
 	GPUs      int       `json:"gpus"`     // total GPUs requested by all replicas
 	Created   time.Time `json:"created"`
 	Pods      int       `json:"pods"` // pods currently belonging to it
+	// Note says something the user should know about what is served, e.g. that the embedded
+	// environment serves its demo model in place of the blueprint's; "" when there is nothing to say.
+	Note string `json:"note,omitempty"`
 }
 
 // Service is one entry of spec.services (a DynamoComponentDeployment).

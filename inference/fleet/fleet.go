@@ -8,7 +8,6 @@ import (
 	"os"
 	"path/filepath"
 	"reflect"
-	"runtime"
 	"slices"
 	"strconv"
 	"strings"
@@ -562,22 +561,6 @@ func (f *Fleet) Logs(ctx context.Context, req kube.LogRequest) (<-chan kube.LogL
 	return ch, nil
 }
 
-// GPUs reports the local machine: the CPU runtime, since radix's runtime serves on the CPU.
-func (f *Fleet) GPUs(ctx context.Context) (*kube.GPUReport, error) {
-	rt := &kube.LocalRuntime{Threads: runtime.NumCPU()}
-	deps, _ := f.store.list("")
-	for _, d := range deps {
-		if d.Model != "" {
-			rt.WeightBytes += dirSize(d.Model) * int64(countWorkers(d))
-		}
-		for _, st := range f.stats(d) {
-			rt.KVTokens += st.MaxTotalTokens
-			rt.KVUsed += int(st.TokenUsage * float64(st.MaxTotalTokens))
-		}
-	}
-	return &kube.GPUReport{Local: rt, Note: "no NVIDIA GPU is used by the embedded environment: radix's runtime serves on the CPU"}, nil
-}
-
 func countWorkers(d *Deployment) int {
 	n := 0
 	for _, p := range d.Processes {
@@ -588,16 +571,6 @@ func countWorkers(d *Deployment) int {
 	return n
 }
 
-func dirSize(path string) int64 {
-	var n int64
-	_ = filepath.Walk(path, func(_ string, info os.FileInfo, err error) error {
-		if err == nil && info.Mode().IsRegular() {
-			n += info.Size()
-		}
-		return nil
-	})
-	return n
-}
 
 // stats parses each worker's log into cache figures.
 func (f *Fleet) stats(d *Deployment) map[string]telemetry.CacheStats {

@@ -57,6 +57,7 @@ func view(d *Deployment, h []health, st store) (kube.Deployment, []kube.Pod) {
 	kd := kube.Deployment{
 		Name: d.Name, Namespace: d.Namespace, Backend: "sglang", Profile: d.Profile,
 		Model: d.ServedModel, PageSize: d.PageSize, Created: d.Created, Pods: len(d.Processes),
+		Note: d.ModelNote,
 	}
 	services := map[string]*kube.Service{}
 	var order []string
