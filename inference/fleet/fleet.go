@@ -571,7 +571,6 @@ func countWorkers(d *Deployment) int {
 	return n
 }
 
-
 // stats parses each worker's log into cache figures.
 func (f *Fleet) stats(d *Deployment) map[string]telemetry.CacheStats {
 	out := map[string]telemetry.CacheStats{}
