@@ -26,6 +26,8 @@
 //   - Q8_0 (ggml's scheme): each row is cut into blocks of 32 weights; block b of
 //     row r has scale d = max|w|/127 stored at Scales[r*Cols/32+b] and quants
 //     q = round(w/d) (half away from zero) at Q8[r*Cols+b*32 ...]; w ≈ d*q.
+//     Quants lie in [-127, 127] (ggml's quantiser never makes -128, and the int8
+//     path, which moves signs between operands, relies on it).
 //   - Q4_0 (ggml's scheme): per block of 32, m is the weight of largest magnitude
 //     (with its sign), d = m/-8, q = clamp(trunc(w/d + 8.5), 0, 15), w ≈ d*(q-8).
 //     Block b of row r occupies the 16 bytes at Q4[(r*Cols/32+b)*16 ...]; byte j
