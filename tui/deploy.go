@@ -48,6 +48,9 @@ type wizard struct {
 	offset  int
 	busy    bool
 
+	// now, when set, is a profile to deploy with its defaults as soon as the view opens.
+	now string
+
 	progress []kube.Progress
 	done     bool
 	cancel   context.CancelFunc
@@ -64,6 +67,9 @@ func (v *wizard) SetSize(w, h int) { v.w, v.h = w, max(h, 4) }
 func (v *wizard) Init() tea.Cmd {
 	if len(v.sh.Opts.Profiles) == 0 {
 		return flashErr(fmt.Errorf("no profiles to deploy: the profile catalog is empty"))
+	}
+	if v.now != "" {
+		return v.deployNow(v.now)
 	}
 	return nil
 }
@@ -305,15 +311,7 @@ func (v *wizard) action(a string) tea.Cmd {
 					return flashErr(fmt.Errorf("check %s fails: %s — fix: %s", c.Name, c.Message, c.Fix))
 				}
 			}
-			v.step = stepProgress
-			v.gen++
-			ctx, cancel := context.WithCancel(context.Background())
-			v.cancel = cancel
-			c, req, id, gen := v.sh.Cluster, v.request(), v.id, v.gen
-			return func() tea.Msg {
-				ch, err := c.Deploy(ctx, req)
-				return deployStartedMsg{to{id}, gen, ch, err}
-			}
+			return v.apply()
 		}
 	case stepProgress:
 		if a == "finish" {
@@ -321,6 +319,37 @@ func (v *wizard) action(a string) tea.Cmd {
 		}
 	}
 	return nil
+}
+
+// deployNow skips the form and the preview: it deploys profile with its defaults and shows the
+// progress, which carries the checks (and what they say about the model) as they run.
+func (v *wizard) deployNow(profile string) tea.Cmd {
+	for _, p := range v.sh.Opts.Profiles {
+		if p.Name == profile {
+			v.profile = p
+			v.buildForm()
+			for _, f := range v.fields {
+				if f.err != nil {
+					return flashErr(fmt.Errorf("deploy %s: %s: %w", profile, f.key, f.err))
+				}
+			}
+			return v.apply()
+		}
+	}
+	return flashErr(fmt.Errorf("no profile %q to deploy", profile))
+}
+
+// apply starts the deploy and switches to the progress step.
+func (v *wizard) apply() tea.Cmd {
+	v.step = stepProgress
+	v.gen++
+	ctx, cancel := context.WithCancel(context.Background())
+	v.cancel = cancel
+	c, req, id, gen := v.sh.Cluster, v.request(), v.id, v.gen
+	return func() tea.Msg {
+		ch, err := c.Deploy(ctx, req)
+		return deployStartedMsg{to{id}, gen, ch, err}
+	}
 }
 
 func (v *wizard) View() string {
@@ -444,7 +473,11 @@ func (v *wizard) View() string {
 		if !v.done {
 			lines = append(lines, st.Dim.Render("  waiting…"))
 		} else {
-			lines = append(lines, "", st.Dim.Render("  esc returns to the deployments"))
+			hint := "  esc returns to the deployments"
+			if last := v.progress[len(v.progress)-1]; last.Err == nil && last.Phase == "ready" {
+				hint += ", where c chats with it and l follows its logs"
+			}
+			lines = append(lines, "", st.Dim.Render(hint))
 		}
 		if len(lines) > v.h {
 			lines = append(lines[:1], lines[len(lines)-v.h+1:]...)

@@ -86,13 +86,18 @@ func (v *deployments) Bindings() []Binding {
 		{Action: "chat", Keys: []string{"c"}, Help: "chat", Needs: kube.ActionPortForward},
 		{Action: "delete", Keys: []string{"ctrl+d"}, Help: "delete", Mutating: true, Needs: kube.ActionDelete},
 		{Action: "deploy", Keys: []string{"ctrl+n"}, Help: "deploy", Mutating: true, Needs: kube.ActionDeploy},
+	}
+	if p := v.sh.Opts.FirstDeploy; p != "" && v.sh.hasProfile(p) {
+		bs = append(bs, Binding{Action: "deploy-now", Keys: []string{"n"}, Help: "deploy now", Mutating: true, Needs: kube.ActionDeploy})
+	}
+	bs = append(bs, []Binding{
 		{Action: "filter", Keys: []string{"/"}, Help: "filter"},
 		{Action: "all-namespaces", Keys: []string{"0"}, Help: "all namespaces"},
 		{Action: "sort-name", Keys: []string{"N"}, Help: "sort by name", Hidden: true},
 		{Action: "sort-state", Keys: []string{"S"}, Help: "sort by state", Hidden: true},
 		{Action: "sort-age", Keys: []string{"A"}, Help: "sort by age", Hidden: true},
 		{Action: "sort-gpus", Keys: []string{"G"}, Help: "sort by GPUs", Hidden: true},
-	}
+	}...)
 	for i, ns := range v.sh.Opts.Favourites {
 		if i >= 9 {
 			break
@@ -251,6 +256,10 @@ func (v *deployments) action(a string) tea.Cmd {
 		return need(func() tea.Cmd { return confirmDelete(v.sh, d) })
 	case "deploy":
 		return push(newWizard(v.sh))
+	case "deploy-now":
+		w := newWizard(v.sh)
+		w.now = v.sh.Opts.FirstDeploy
+		return push(w)
 	case "all-namespaces":
 		return func() tea.Msg { return switchNSMsg{""} }
 	case "sort-name", "sort-state", "sort-age", "sort-gpus":
@@ -438,6 +447,12 @@ func (v *deployments) View() string {
 		for _, l := range wrapped[:min(len(wrapped), 2)] {
 			status = append(status, st.State(d.State).Render(l))
 		}
+	} else if ok && d.Note != "" {
+		// What is served is worth saying (the demo model standing in for the blueprint's).
+		wrapped := strings.Split(ansi.Wordwrap(fmt.Sprintf(" %s: %s", d.Name, ansiFree(d.Note)), v.w, " "), "\n")
+		for _, l := range wrapped[:min(len(wrapped), 2)] {
+			status = append(status, st.Dim.Render(l))
+		}
 	}
 	rowsH := max(v.h-2-max(len(status), 1), 1)
 	v.offset = scrollWindow(v.cursor, v.offset, rowsH, len(v.rows))
@@ -458,7 +473,7 @@ func (v *deployments) View() string {
 	case len(v.rows) == 0 && v.filter != nil:
 		lines = append(lines, st.Dim.Render("  nothing matches the filter"))
 	case len(v.rows) == 0:
-		lines = append(lines, st.Dim.Render("  no deployments here — :deploy to create one, 0 for all namespaces"))
+		lines = append(lines, v.invitation()...)
 	}
 	for len(lines) < v.h-max(len(status), 1) {
 		lines = append(lines, "")
@@ -467,4 +482,32 @@ func (v *deployments) View() string {
 	v.cache = padLines(lines, v.w, v.h)
 	v.dirty = false
 	return v.cache
+}
+
+// invitation is what an empty table says: on a fresh machine, the one key that deploys the first
+// profile, then the wizard. Keys come from the resolved keymap, so overrides and read-only mode show.
+func (v *deployments) invitation() []string {
+	st := v.sh.Styles
+	keys := map[string]string{}
+	for _, b := range v.sh.bindings(v) {
+		keys[b.Action] = keyLabel(b.Keys[0])
+	}
+	now, wizard := keys["deploy-now"], keys["deploy"]
+	switch {
+	case now != "":
+		out := []string{
+			"  no deployments here yet — press " + st.Key.Render(now) + " to deploy " + st.Info.Render(v.sh.Opts.FirstDeploy),
+			"  with its defaults and watch it come up.",
+		}
+		if keys["chat"] != "" && keys["logs"] != "" {
+			out = append(out, "  Then "+st.Key.Render(keys["chat"])+" chats with it and "+st.Key.Render(keys["logs"])+" follows its logs.")
+		}
+		if wizard != "" {
+			out = append(out, "", st.Dim.Render("  "+wizard+" (or :deploy) chooses a profile and its overrides · 0 all namespaces"))
+		}
+		return out
+	case wizard != "":
+		return []string{st.Dim.Render("  no deployments here — " + wizard + " (or :deploy) to create one, 0 for all namespaces")}
+	}
+	return []string{st.Dim.Render("  no deployments here — 0 for all namespaces")}
 }

@@ -8,6 +8,7 @@ import (
 	"time"
 
 	tea "github.com/charmbracelet/bubbletea"
+	"github.com/charmbracelet/x/ansi"
 
 	"github.com/radixops/radix/kube"
 )
@@ -188,6 +189,15 @@ func (v *detail) build() {
 		kv("Age:", age(now.Sub(d.Created))))
 	if d.Message != "" {
 		add(kv("Message:", ansiFree(d.Message)))
+	}
+	if d.Note != "" {
+		for i, l := range strings.Split(ansi.Wordwrap(ansiFree(d.Note), max(v.w-13, 20), " "), "\n") {
+			k := ""
+			if i == 0 {
+				k = "Note:"
+			}
+			add(kv(k, st.Warn.Render(l)))
+		}
 	}
 	table := func(title string, cols []col, rows [][]string) {
 		add("", st.Title.Render(" "+title))

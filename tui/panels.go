@@ -10,6 +10,7 @@ import (
 	"time"
 
 	tea "github.com/charmbracelet/bubbletea"
+	"github.com/charmbracelet/x/ansi"
 
 	"github.com/radixops/radix/kube"
 )
@@ -137,12 +138,14 @@ func (v *gpu) View() string {
 		}
 		w := layoutCols(gpuCols, nat, v.w-1)
 		var sb strings.Builder
-		hdr := make([]string, len(gpuCols))
-		for i, c := range gpuCols {
-			hdr[i] = c.title
+		if len(rows) > 0 || v.rep.Local == nil {
+			hdr := make([]string, len(gpuCols))
+			for i, c := range gpuCols {
+				hdr[i] = c.title
+			}
+			joinRow(&sb, hdr, gpuCols, w)
+			lines = append(lines, st.Header.Render(" "+sb.String()))
 		}
-		joinRow(&sb, hdr, gpuCols, w)
-		lines = append(lines, st.Header.Render(" "+sb.String()))
 		for _, r := range rows {
 			sb.Reset()
 			joinRow(&sb, r, gpuCols, w)
@@ -152,15 +155,27 @@ func (v *gpu) View() string {
 			lines = append(lines, st.Dim.Render(fmt.Sprintf(" %d nodes · %d GPUs · %d requested · %d free", len(v.rep.Nodes), tot, req, tot-req)))
 		}
 		if l := v.rep.Local; l != nil {
-			lines = append(lines, "", st.Title.Render(" local runtime"),
-				fmt.Sprintf(" threads %d · weights %s · KV pool %d/%d tokens (%.0f%%)", l.Threads, bytesHuman(l.WeightBytes),
-					l.KVUsed, l.KVTokens, 100*float64(l.KVUsed)/math.Max(float64(l.KVTokens), 1)))
+			if len(v.rep.Nodes) == 0 {
+				lines = append(lines, st.Warn.Render(" no GPU on this machine — the CPU runtime serves every deployment"))
+			}
+			kv := func(k, val string) string { return st.Header.Render(fmt.Sprintf("   %-18s", k)) + " " + val }
+			pool := "no worker running"
+			if l.KVTokens > 0 {
+				pool = fmt.Sprintf("%d of %d tokens in use (%.0f%%)", l.KVUsed, l.KVTokens, 100*float64(l.KVUsed)/math.Max(float64(l.KVTokens), 1))
+			}
+			lines = append(lines, "", st.Title.Render(" local CPU runtime"),
+				kv("threads", strconv.Itoa(l.Threads)),
+				kv("weights in memory", bytesHuman(l.WeightBytes)),
+				kv("KV pool", pool))
 		}
 		if len(v.rep.Nodes) == 0 && v.rep.Local == nil {
 			lines = append(lines, st.Dim.Render(" no GPU nodes found"))
 		}
 		if v.rep.Note != "" {
-			lines = append(lines, "", st.Warn.Render(" note: "+ansiFree(v.rep.Note)))
+			lines = append(lines, "")
+			for _, l := range strings.Split(ansi.Wordwrap("note: "+ansiFree(v.rep.Note), max(v.w-2, 20), " "), "\n") {
+				lines = append(lines, st.Warn.Render(" "+l))
+			}
 		}
 	}
 	off := min(v.offset, max(len(lines)-v.h, 0))

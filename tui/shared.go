@@ -36,7 +36,10 @@ type Options struct {
 	Chat ChatClient
 	// Profiles are the deploy wizard's choices; OverrideKeys the form's fields; ValidateOverride
 	// checks one field as it is typed (nil accepts everything and leaves it to Preview).
-	Profiles         []ProfileChoice
+	Profiles []ProfileChoice
+	// FirstDeploy is the profile the deployments view deploys with its defaults on one key (and
+	// invites the user to when the table is empty); "" or a name not in Profiles offers no such key.
+	FirstDeploy      string
 	OverrideKeys     []string
 	ValidateOverride func(key, value string) error
 
@@ -111,6 +114,15 @@ func (s *Shared) allowed(b Binding) bool {
 }
 
 // bindings resolves a view's bindings against the keymap and permissions.
+func (s *Shared) hasProfile(name string) bool {
+	for _, p := range s.Opts.Profiles {
+		if p.Name == name {
+			return true
+		}
+	}
+	return false
+}
+
 func (s *Shared) bindings(v view) []Binding {
 	return s.Keys.Resolve(v.Name(), v.Bindings(), s.allowed)
 }

@@ -27,6 +27,10 @@ import (
 // end-to-end test and for demos; it is deliberately not a flag.
 const fakeClusterEnv = "RADIX_FAKE_CLUSTER"
 
+// firstDeployProfile is what the deployments view deploys on one key (n): the blueprint's aggregated
+// profile, the smallest that chats.
+const firstDeployProfile = "sglang-aggregated-default"
+
 func init() {
 	consoleRun = runConsole
 }
@@ -94,6 +98,7 @@ func runConsole(cmd *cobra.Command, g *globals) error {
 		SwitchContext:    func(ctx context.Context, name string) (kube.Cluster, error) { return switchContext(ctx, g, name) },
 		Chat:             chatClient{},
 		Profiles:         profiles,
+		FirstDeploy:      firstDeployProfile,
 		OverrideKeys:     keys,
 		ValidateOverride: config.Validate,
 	}
