@@ -10,6 +10,7 @@ import (
 	"github.com/charmbracelet/bubbles/cursor"
 	"github.com/charmbracelet/bubbles/textinput"
 	tea "github.com/charmbracelet/bubbletea"
+	"github.com/charmbracelet/x/ansi"
 
 	"github.com/radixops/radix/kube"
 )
@@ -453,7 +454,15 @@ func (v *wizard) View() string {
 			} else if p.Done {
 				s = st.Info
 			}
-			lines = append(lines, s.Render(fmt.Sprintf("  %s  %-8s %s", p.Time.Format("15:04:05"), p.Phase, ansiFree(p.Message))))
+			// Messages wrap under themselves: a check's finding (say, which model is served) must be
+			// readable whole at 80 columns.
+			head := fmt.Sprintf("  %s  %-8s ", p.Time.Format("15:04:05"), p.Phase)
+			for i, l := range strings.Split(ansi.Wordwrap(ansiFree(p.Message), max(v.w-len(head), 20), " "), "\n") {
+				if i > 0 {
+					head = strings.Repeat(" ", len(head))
+				}
+				lines = append(lines, s.Render(head+l))
+			}
 			if c := p.Check; c != nil {
 				mark := "✓"
 				if !c.OK {
