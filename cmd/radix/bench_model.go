@@ -14,6 +14,7 @@ func init() {
 	benchSubs = append(benchSubs, func(g *globals) *cobra.Command {
 		var (
 			path, dtype, kvType string
+			kernelPath          string
 			opts                modelbench.Options
 			portable            bool
 		)
@@ -31,6 +32,10 @@ machine's streaming read bandwidth, measured in the same run, that decode achiev
 				}
 				if portable {
 					kernels.UsePortable(true)
+				} else if kernelPath != "" {
+					if err := kernels.UseKernels(kernelPath); err != nil {
+						return fmt.Errorf("bench model: --kernels: %w", err)
+					}
 				}
 				m, err := model.Load(path, model.LoadOptions{DType: dtype, KVDType: kvType})
 				if err != nil {
@@ -56,6 +61,7 @@ machine's streaming read bandwidth, measured in the same run, that decode achiev
 		f.IntVar(&opts.DecodeContext, "context", 64, "prompt length of each sequence before decode is timed")
 		f.Int64Var(&opts.BandwidthBytes, "bandwidth-bytes", 512<<20, "buffer size of the streaming-read bandwidth measurement")
 		f.BoolVar(&portable, "portable", false, "use the portable Go kernels (baseline for the assembly)")
+		f.StringVar(&kernelPath, "kernels", "", fmt.Sprintf("kernel path to use, one of %v on this CPU (default: the best; env RADIX_KERNELS does the same)", kernels.KernelPaths()))
 		return c
 	})
 }

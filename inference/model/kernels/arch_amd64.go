@@ -8,11 +8,17 @@ import (
 	"golang.org/x/sys/cpu"
 )
 
-const fastName = "avx2"
-
-// fastAvailable: the assembly needs AVX2 and FMA (and the OS saving Y registers,
-// which x/sys/cpu folds into HasAVX2).
+// fastAvailable: the AVX2 assembly needs AVX2 and FMA (and the OS saving Y
+// registers, which x/sys/cpu folds into HasAVX2). Every faster path builds on it.
 var fastAvailable = cpu.X86.HasAVX2 && cpu.X86.HasFMA
+
+// The AVX-512 kernels use F (ZMM arithmetic), BW (byte masks and absolute
+// values), VL (EVEX forms on X/Y registers) and DQ-free instructions only;
+// x/sys/cpu folds the OS's saving of ZMM state into HasAVX512F.
+var (
+	avx512Available = fastAvailable && cpu.X86.HasAVX512F && cpu.X86.HasAVX512BW && cpu.X86.HasAVX512VL
+	vnniAvailable   = avx512Available && cpu.X86.HasAVX512VNNI
+)
 
 //go:noescape
 func f32Dot4AVX2(w *float32, stride uintptr, x *float32, n int, out *float32)
@@ -44,18 +50,35 @@ func axpyAVX2(y, x *float32, a float32, n int)
 //go:noescape
 func sumAVX2(p *float32, n int) float32
 
+var avx2Fns, avx512Fns, vnniFns rowFns
+
 func init() {
-	fastFns = portableFns
+	avx2Fns = portableFns
+	avx2Fns.f32 = f32RowsAVX2
+	avx2Fns.bf16 = bf16RowsAVX2
+	avx2Fns.q8 = q8RowsAVX2
+	avx2Fns.q4 = q4RowsAVX2
+	avx2Fns.f32x2 = f32x2RowsAVX2
+	avx2Fns.bf16x2 = bf16x2RowsAVX2
+	avx2Fns.q8x2 = q8x2RowsAVX2
+	avx2Fns.dot = dotFast
+	avx2Fns.axpy = axpyFast
+
+	// avx512: ZMM f32 and bf16 matvec; the rest as avx2.
+	avx512Fns = avx2Fns
+	avx512Fns.f32 = f32RowsAVX512
+	avx512Fns.bf16 = bf16RowsAVX512
+
+	// avx512vnni: avx512 plus the VPDPBUSD int8 matvec.
+	vnniFns = avx512Fns
+	vnniFns.q8 = q8RowsVNNI
+
+	kernelPaths = append(kernelPaths,
+		&kernelPath{name: "avx2", fns: &avx2Fns, ok: fastAvailable, why: "CPU lacks AVX2 or FMA"},
+		&kernelPath{name: "avx512", fns: &avx512Fns, ok: avx512Available, why: "CPU (or OS) lacks AVX-512 F/BW/VL"},
+		&kernelPath{name: "avx512vnni", fns: &vnniFns, ok: vnniAvailable, why: "CPU (or OS) lacks AVX-512 F/BW/VL/VNNI"},
+	)
 	if fastAvailable {
-		fastFns.f32 = f32RowsAVX2
-		fastFns.bf16 = bf16RowsAVX2
-		fastFns.q8 = q8RowsAVX2
-		fastFns.q4 = q4RowsAVX2
-		fastFns.f32x2 = f32x2RowsAVX2
-		fastFns.bf16x2 = bf16x2RowsAVX2
-		fastFns.q8x2 = q8x2RowsAVX2
-		fastFns.dot = dotFast
-		fastFns.axpy = axpyFast
 		sumFast = sumF32Fast
 	}
 	selectKernels()

@@ -2,9 +2,6 @@
 
 package kernels
 
-const (
-	fastAvailable = false
-	fastName      = "portable"
-)
+const fastAvailable = false
 
 func init() { selectKernels() }

@@ -16,22 +16,8 @@ import (
 
 var benchShapes = [][2]int{{2048, 2048}, {5632, 2048}}
 
-func paths() []struct {
-	name     string
-	portable bool
-} {
-	p := []struct {
-		name     string
-		portable bool
-	}{{"portable", true}}
-	if fastAvailable {
-		p = append(p, struct {
-			name     string
-			portable bool
-		}{fastName, false})
-	}
-	return p
-}
+// benchPaths are the kernel paths this CPU supports, portable first.
+func benchPaths() []string { return KernelPaths() }
 
 func BenchmarkMatVec(b *testing.B) {
 	rng := rand.New(rand.NewPCG(1, 1))
@@ -60,11 +46,10 @@ func BenchmarkMatVec(b *testing.B) {
 			x := randF32(rng, cols)
 			out := make([]float32, rows)
 			for _, mode := range []string{"hot", "dram"} {
-				for _, p := range paths() {
-					name := fmt.Sprintf("%s/%dx%d/%s/%s", dt, rows, cols, mode, p.name)
+				for _, p := range benchPaths() {
+					name := fmt.Sprintf("%s/%dx%d/%s/%s", dt, rows, cols, mode, p)
 					b.Run(name, func(b *testing.B) {
-						UsePortable(p.portable)
-						defer UsePortable(false)
+						useKernels(b, p)
 						b.SetBytes(base.Bytes())
 						b.ReportAllocs()
 						i := 0
@@ -91,10 +76,9 @@ func BenchmarkMatMul(b *testing.B) {
 	out := make([]float32, n*rows)
 	for _, dt := range []DType{F32, BF16, Q8_0} {
 		m := randMatrix(b, rng, rows, cols, dt)
-		for _, p := range paths() {
-			b.Run(fmt.Sprintf("%s/%dx%dx%d/%s", dt, n, rows, cols, p.name), func(b *testing.B) {
-				UsePortable(p.portable)
-				defer UsePortable(false)
+		for _, p := range benchPaths() {
+			b.Run(fmt.Sprintf("%s/%dx%dx%d/%s", dt, n, rows, cols, p), func(b *testing.B) {
+				useKernels(b, p)
 				b.ReportAllocs()
 				for b.Loop() {
 					MatMul(out, m, x, n)

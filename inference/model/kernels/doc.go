@@ -4,20 +4,47 @@
 // and the persistent worker pool that splits rows across cores.
 //
 // Every kernel has a portable Go implementation. On amd64, Go assembly versions
-// (AVX2+FMA, kernels_amd64.s) are selected at run time from the CPU's features; a
-// plain `go build` gives them, with no cgo and no GOEXPERIMENT. UsePortable(true),
-// or the environment variable RADIX_KERNELS=portable read at start-up, forces the
-// portable path (tests compare the two); Accelerated says which is in use.
+// are selected at run time from the CPU's features (golang.org/x/sys/cpu); a
+// plain `go build` gives them, with no cgo and no GOEXPERIMENT. The paths, each a
+// table of row kernels, best last:
+//
+//   - portable: Go only; the twin every other path is tested against.
+//   - avx2 (AVX2+FMA, kernels_amd64.s): every matrix kernel and the vector
+//     helpers of attention.
+//   - avx512 (AVX-512 F/BW/VL, kernels_avx512_amd64.s): ZMM f32 and bf16
+//     matrix-vector; the rest as avx2.
+//   - avx512vnni (avx512 plus AVX-512 VNNI): adds the VPDPBUSD Q8_0
+//     matrix-vector, the decode hot path.
+//
+// The best path the CPU has is the default. RADIX_KERNELS=portable|avx2|avx512|
+// avx512vnni read at start-up, UseKernels(name) or UsePortable(true) choose
+// another (for comparisons; `radix bench model --kernels`); KernelPaths lists
+// the usable ones and Accelerated names the one in use.
 //
 // The assembly: matrix-vector kernels take four rows at a time sharing every load
-// of x, with the reductions kept in vector registers to the end; MatMul applies
+// of x, with the reductions kept in vector registers to the end, and prefetch the
+// next row groups (into L1 one group ahead, L2 three ahead); MatMul applies
 // each chunk of 64 rows to all tokens while it is in cache, two tokens per pass
-// (4 rows × 2 tokens of accumulators), so weights stream from memory once per
-// call. bf16 widens to f32 by a 16-bit shift before the FMA. Q8_0 and Q4_0 quantise
-// the activations to Q8_0 once per call and take int8·int8 dot products
-// (VPSIGNB/VPMADDUBSW/VPMADDWD), scaling each block's sum by both scales in vector
-// registers, as ggml does. There is no AVX-512 path yet: the machines this was
-// built on expose only AVX2 and FMA, and unexercised assembly is not shipped.
+// (4 rows × 2 tokens of accumulators, AVX2 on every path), so weights stream from
+// memory once per call. bf16 widens to f32 by zero-extension and a 16-bit shift
+// before the FMA (Go's assembler has no VDPBF16PS). Q8_0 and Q4_0 quantise the
+// activations to Q8_0 once per call and take int8·int8 dot products, scaling
+// each block's sum by both scales in vector registers, as ggml does: on avx2 by
+// moving x's sign onto w (VPSIGNB) then VPMADDUBSW/VPMADDWD; on avx512vnni by
+// VPDPBUSD on two blocks per ZMM register, |x| (VPABSB) as the unsigned operand
+// and w negated under x's sign mask (VPMOVB2M, masked VPSUBB), the pair of
+// scales spread over the two halves by VPERMPS. Every routine that touches Y or
+// Z registers ends with VZEROUPPER. The Go wrappers check bounds once per call
+// and finish ragged rows and columns (and an odd last Q8_0 block) in Go or
+// through the narrower path.
+//
+// Testing: TestFastMatchesPortable and TestFastInt8MatchesQ8Q8Twin run every
+// non-portable path the CPU has against the portable twins (and a float64
+// reference) on random ragged shapes; paths the CPU lacks are skipped with the
+// reason logged. The AVX-512 paths were developed on an AVX2-only machine and
+// are exercised by running the test binary (`go test -c`) on an AVX-512 VNNI
+// machine; the model's golden-logit tests pass there with each of
+// RADIX_KERNELS=portable, avx2 and the default.
 //
 // Weight layouts:
 //

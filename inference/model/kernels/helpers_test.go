@@ -53,3 +53,31 @@ func checkClose(t *testing.T, what string, got []float32, want, mag []float64, r
 		}
 	}
 }
+
+// useKernels selects a kernel path for the rest of the test or benchmark and
+// restores the best one after it.
+func useKernels(t testing.TB, name string) {
+	t.Helper()
+	if err := UseKernels(name); err != nil {
+		t.Fatal(err)
+	}
+	t.Cleanup(func() { UsePortable(false) })
+}
+
+// forEachFastPath runs f in a subtest for every non-portable kernel path of this
+// architecture; paths the CPU lacks are skipped with the reason logged, so a run
+// on an AVX2-only machine says which AVX-512 cases it did not exercise.
+func forEachFastPath(t *testing.T, f func(t *testing.T, p *kernelPath)) {
+	t.Helper()
+	if len(kernelPaths) == 1 {
+		t.Skip("no fast kernels on this architecture")
+	}
+	for _, p := range kernelPaths[1:] {
+		t.Run(p.name, func(t *testing.T) {
+			if !p.ok {
+				t.Skipf("path %s not exercised: %s", p.name, p.why)
+			}
+			f(t, p)
+		})
+	}
+}

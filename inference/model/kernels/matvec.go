@@ -33,29 +33,97 @@ var (
 		dot:  dotF32Go,
 		axpy: axpyGo,
 	}
-	fastFns rowFns // filled by the architecture's init when the CPU supports it
+	fastFns rowFns // the best path's kernels, filled by the architecture's init
 	active  = &portableFns
+	actName = "portable"
 	actMu   sync.Mutex
 )
 
-// UsePortable forces (true) or releases (false) the portable Go kernels. It is for
-// tests and benchmarks comparing the two; call it while no kernel is running.
-func UsePortable(on bool) {
-	actMu.Lock()
-	defer actMu.Unlock()
-	if on || !fastAvailable {
-		active = &portableFns
-	} else {
-		active = &fastFns
-	}
+// kernelPath is one instruction set's table of kernels. The architecture's init
+// appends its paths in order of preference (best last), with ok false and a
+// reason where the CPU lacks the features, so that tests can say what they
+// skipped.
+type kernelPath struct {
+	name string
+	fns  *rowFns
+	ok   bool
+	why  string
 }
 
-// Accelerated names the fast instruction set in use ("avx2", ...) or "portable".
-func Accelerated() string {
-	if active == &portableFns {
-		return "portable"
+var kernelPaths = []*kernelPath{{name: "portable", fns: &portableFns, ok: true}}
+
+// bestPath is the last path the CPU supports.
+func bestPath() *kernelPath {
+	for i := len(kernelPaths) - 1; i >= 0; i-- {
+		if kernelPaths[i].ok {
+			return kernelPaths[i]
+		}
 	}
-	return fastName
+	return kernelPaths[0]
+}
+
+// UsePortable forces (true) or releases (false) the portable Go kernels; releasing
+// selects the best path the CPU supports. It is for tests and benchmarks
+// comparing the two; call it while no kernel is running.
+func UsePortable(on bool) {
+	if on {
+		_ = UseKernels("portable")
+		return
+	}
+	_ = UseKernels("")
+}
+
+// UseKernels selects the kernels of one instruction set by name (see
+// KernelPaths; "" is the best the CPU supports). It fails for an unknown name or
+// one the CPU lacks. Call it while no kernel is running.
+func UseKernels(name string) error {
+	p := bestPath()
+	if name != "" {
+		p = nil
+		for _, q := range kernelPaths {
+			if q.name == name {
+				p = q
+			}
+		}
+		if p == nil {
+			return fmt.Errorf("kernels: unknown kernel path %q (known: %v)", name, allPathNames())
+		}
+		if !p.ok {
+			return fmt.Errorf("kernels: path %q not usable on this CPU: %s", name, p.why)
+		}
+	}
+	actMu.Lock()
+	defer actMu.Unlock()
+	active, actName = p.fns, p.name
+	return nil
+}
+
+func allPathNames() []string {
+	var names []string
+	for _, p := range kernelPaths {
+		names = append(names, p.name)
+	}
+	return names
+}
+
+// KernelPaths names the kernel paths this CPU supports, portable first and the
+// best last.
+func KernelPaths() []string {
+	var names []string
+	for _, p := range kernelPaths {
+		if p.ok {
+			names = append(names, p.name)
+		}
+	}
+	return names
+}
+
+// Accelerated names the instruction set in use ("avx2", "avx512", "avx512vnni")
+// or "portable".
+func Accelerated() string {
+	actMu.Lock()
+	defer actMu.Unlock()
+	return actName
 }
 
 func checkMatVec(out []float32, w *Matrix, x []float32, n int) {

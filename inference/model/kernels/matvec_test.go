@@ -43,8 +43,10 @@ func TestPortableMatVecAgainstReference(t *testing.T) {
 // float32 rounding bound.
 func TestMatMulEqualsMatVecPerToken(t *testing.T) {
 	rng := rand.New(rand.NewPCG(7, 8))
-	for _, portable := range []bool{true, false} {
-		UsePortable(portable)
+	defer UsePortable(false)
+	for _, path := range KernelPaths() {
+		portable := path == "portable"
+		useKernels(t, path)
 		for _, dt := range []DType{F32, F16, BF16, Q8_0, Q4_0} {
 			rows, cols, n := 131, 96, 5
 			m := randMatrix(t, rng, rows, cols, dt)
@@ -60,102 +62,99 @@ func TestMatMulEqualsMatVecPerToken(t *testing.T) {
 					for r := range want {
 						want[r] = float64(one[r])
 					}
-					checkClose(t, fmt.Sprintf("%s fast token %d", dt, tok), out[tok*rows:(tok+1)*rows], want, mag, exactTol)
+					checkClose(t, fmt.Sprintf("%s %s token %d", dt, path, tok), out[tok*rows:(tok+1)*rows], want, mag, exactTol)
 					continue
 				}
 				for r := range rows {
 					if one[r] != out[tok*rows+r] {
-						t.Fatalf("%s portable=%v token %d row %d: matmul %g, matvec %g", dt, portable, tok, r, out[tok*rows+r], one[r])
+						t.Fatalf("%s %s token %d row %d: matmul %g, matvec %g", dt, path, tok, r, out[tok*rows+r], one[r])
 					}
 				}
 			}
 		}
 	}
-	UsePortable(false)
 }
 
 // TestFastMatchesPortable holds every fast row kernel to its portable twin on
 // random ragged shapes (Cols not a multiple of the vector width where the type
 // allows it, Rows not a multiple of the row block).
 func TestFastMatchesPortable(t *testing.T) {
-	if !fastAvailable {
-		t.Skip("no fast kernels on this CPU")
-	}
-	rng := rand.New(rand.NewPCG(9, 10))
-	for _, dt := range []DType{F32, F16, BF16, Q8_0, Q4_0} {
-		for range 40 {
-			rows := 1 + rng.IntN(140)
-			cols := 1 + rng.IntN(300)
-			if dt == Q8_0 || dt == Q4_0 {
-				cols = 32 * (1 + rng.IntN(12))
-			}
-			m := randMatrix(t, rng, rows, cols, dt)
-			n := 1 + rng.IntN(5)
-			x := randF32(rng, n*cols)
-			fast, port := make([]float32, n*rows), make([]float32, n*rows)
-			UsePortable(false)
-			MatMul(fast, m, x, n)
-			UsePortable(true)
-			MatMul(port, m, x, n)
-			UsePortable(false)
-			for tok := range n {
-				ref, mag := refMatVec(m, x[tok*cols:(tok+1)*cols])
-				tol := exactTol
+	forEachFastPath(t, func(t *testing.T, p *kernelPath) {
+		rng := rand.New(rand.NewPCG(9, 10))
+		for _, dt := range []DType{F32, F16, BF16, Q8_0, Q4_0} {
+			for range 40 {
+				rows := 1 + rng.IntN(140)
+				cols := 1 + rng.IntN(300)
 				if dt == Q8_0 || dt == Q4_0 {
-					tol = q8xTol
+					cols = 32 * (1 + rng.IntN(12))
 				}
-				what := fmt.Sprintf("fast %s %dx%d token %d", dt, rows, cols, tok)
-				checkClose(t, what, fast[tok*rows:(tok+1)*rows], ref, mag, tol)
-				checkClose(t, "portable "+what, port[tok*rows:(tok+1)*rows], ref, mag, exactTol)
+				m := randMatrix(t, rng, rows, cols, dt)
+				n := 1 + rng.IntN(5)
+				x := randF32(rng, n*cols)
+				fast, port := make([]float32, n*rows), make([]float32, n*rows)
+				useKernels(t, p.name)
+				MatMul(fast, m, x, n)
+				useKernels(t, "portable")
+				MatMul(port, m, x, n)
+				for tok := range n {
+					ref, mag := refMatVec(m, x[tok*cols:(tok+1)*cols])
+					tol := exactTol
+					if dt == Q8_0 || dt == Q4_0 {
+						tol = q8xTol
+					}
+					what := fmt.Sprintf("%s %s %dx%d token %d", p.name, dt, rows, cols, tok)
+					checkClose(t, what, fast[tok*rows:(tok+1)*rows], ref, mag, tol)
+					checkClose(t, "portable "+what, port[tok*rows:(tok+1)*rows], ref, mag, exactTol)
+				}
 			}
 		}
-	}
+	})
 }
 
 // TestFastInt8MatchesQ8Q8Twin checks the int8 kernels against the portable
 // int8·int8 twin (same quantised x): only the float summation order differs.
 func TestFastInt8MatchesQ8Q8Twin(t *testing.T) {
-	if !fastAvailable || fastFns.q8 == nil {
-		t.Skip("no fast int8 kernels on this CPU")
-	}
-	rng := rand.New(rand.NewPCG(11, 12))
-	for _, dt := range []DType{Q8_0, Q4_0} {
-		if dt == Q4_0 && fastFns.q4 == nil {
-			continue
-		}
-		for range 40 {
-			rows := 1 + rng.IntN(140)
-			cols := 32 * (1 + rng.IntN(12))
-			m := randMatrix(t, rng, rows, cols, dt)
-			x := randF32(rng, cols)
-			xq, xs := make([]int8, cols), make([]float32, cols/32)
-			QuantizeQ8Row(xq, xs, x)
-			got, want := make([]float32, rows), make([]float32, rows)
-			lo := rng.IntN(rows)
-			if dt == Q8_0 {
-				fastFns.q8(got, m.Q8, m.Scales, cols, xq, xs, lo, rows)
-				q8q8RowsGo(want, m.Q8, m.Scales, cols, xq, xs, lo, rows)
-			} else {
-				fastFns.q4(got, m.Q4, m.Scales, cols, xq, xs, lo, rows)
-				q4q8RowsGo(want, m.Q4, m.Scales, cols, xq, xs, lo, rows)
+	forEachFastPath(t, func(t *testing.T, p *kernelPath) {
+		rng := rand.New(rand.NewPCG(11, 12))
+		for _, dt := range []DType{Q8_0, Q4_0} {
+			if (dt == Q8_0 && p.fns.q8 == nil) || (dt == Q4_0 && p.fns.q4 == nil) {
+				t.Logf("%s: no int8 %s kernel on this path", p.name, dt)
+				continue
 			}
-			xd := make([]float32, cols)
-			for i := range xd {
-				xd[i] = xs[i/32] * float32(xq[i])
-			}
-			ref, mag := refMatVec(m, xd)
-			for r := range rows {
-				if r < lo {
-					if got[r] != 0 {
-						t.Fatalf("%s: row %d below lo=%d was written", dt, r, lo)
-					}
-					continue
+			for range 60 {
+				rows := 1 + rng.IntN(140)
+				cols := 32 * (1 + rng.IntN(12))
+				m := randMatrix(t, rng, rows, cols, dt)
+				x := randF32(rng, cols)
+				xq, xs := make([]int8, cols), make([]float32, cols/32)
+				QuantizeQ8Row(xq, xs, x)
+				got, want := make([]float32, rows), make([]float32, rows)
+				lo := rng.IntN(rows)
+				if dt == Q8_0 {
+					p.fns.q8(got, m.Q8, m.Scales, cols, xq, xs, lo, rows)
+					q8q8RowsGo(want, m.Q8, m.Scales, cols, xq, xs, lo, rows)
+				} else {
+					p.fns.q4(got, m.Q4, m.Scales, cols, xq, xs, lo, rows)
+					q4q8RowsGo(want, m.Q4, m.Scales, cols, xq, xs, lo, rows)
 				}
-				checkClose(t, fmt.Sprintf("%s twin %dx%d row %d", dt, rows, cols, r), got[r:r+1], []float64{float64(want[r])}, mag[r:r+1], exactTol)
-				checkClose(t, fmt.Sprintf("%s ref %dx%d row %d", dt, rows, cols, r), got[r:r+1], ref[r:r+1], mag[r:r+1], exactTol)
+				xd := make([]float32, cols)
+				for i := range xd {
+					xd[i] = xs[i/32] * float32(xq[i])
+				}
+				ref, mag := refMatVec(m, xd)
+				for r := range rows {
+					if r < lo {
+						if got[r] != 0 {
+							t.Fatalf("%s %s: row %d below lo=%d was written", p.name, dt, r, lo)
+						}
+						continue
+					}
+					checkClose(t, fmt.Sprintf("%s %s twin %dx%d row %d", p.name, dt, rows, cols, r), got[r:r+1], []float64{float64(want[r])}, mag[r:r+1], exactTol)
+					checkClose(t, fmt.Sprintf("%s %s ref %dx%d row %d", p.name, dt, rows, cols, r), got[r:r+1], ref[r:r+1], mag[r:r+1], exactTol)
+				}
 			}
 		}
-	}
+	})
 }
 
 func TestThreadsAndConcurrentCallers(t *testing.T) {
@@ -237,5 +236,34 @@ func TestPoolWakesParkedWorkers(t *testing.T) {
 		if out[i] != want[i] {
 			t.Fatalf("row %d: %g != %g after SetThreads", i, out[i], want[i])
 		}
+	}
+}
+
+// TestUseKernels: every supported path can be selected and named back; unknown
+// names and paths the CPU lacks are refused with an error.
+func TestUseKernels(t *testing.T) {
+	defer UsePortable(false)
+	t.Logf("kernel paths on this CPU: %v (default %s)", KernelPaths(), bestPath().name)
+	for _, name := range KernelPaths() {
+		if err := UseKernels(name); err != nil {
+			t.Fatalf("UseKernels(%q): %v", name, err)
+		}
+		if got := Accelerated(); got != name {
+			t.Fatalf("Accelerated() = %q after UseKernels(%q)", got, name)
+		}
+	}
+	if err := UseKernels("no-such-path"); err == nil {
+		t.Fatal("UseKernels accepted an unknown name")
+	}
+	for _, p := range kernelPaths {
+		if !p.ok {
+			if err := UseKernels(p.name); err == nil {
+				t.Fatalf("UseKernels(%q) accepted a path the CPU lacks", p.name)
+			}
+		}
+	}
+	UsePortable(true)
+	if Accelerated() != "portable" {
+		t.Fatalf("Accelerated() = %q after UsePortable(true)", Accelerated())
 	}
 }

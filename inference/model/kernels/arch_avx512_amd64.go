@@ -1,0 +1,108 @@
+//go:build amd64
+
+package kernels
+
+//go:noescape
+func f32Dot4AVX512(w *float32, stride uintptr, x *float32, n int, out *float32)
+
+//go:noescape
+func bf16Dot4AVX512(w *uint16, stride uintptr, x *float32, n int, out *float32)
+
+//go:noescape
+func q8Dot4VNNI(w *int8, wstride uintptr, ws *float32, sstride uintptr, xq *int8, xs *float32, np int, out *float32)
+
+// The AVX-512 wrappers: whole groups of four rows and whole ZMM vectors (16
+// floats; pairs of Q8_0 blocks) in assembly, ragged columns in Go, ragged rows
+// through the AVX2 wrappers (which handle their own tails).
+
+func f32RowsAVX512(out, w []float32, cols int, x []float32, lo, hi int) {
+	if hi <= lo {
+		return
+	}
+	n := cols &^ 15
+	if n == 0 {
+		f32RowsAVX2(out, w, cols, x, lo, hi)
+		return
+	}
+	x = x[:cols]
+	_ = w[hi*cols-1]
+	_ = out[hi-1]
+	r := lo
+	for ; r+4 <= hi; r += 4 {
+		f32Dot4AVX512(&w[r*cols], uintptr(cols)*4, &x[0], n, &out[r])
+	}
+	if n < cols {
+		for rr := lo; rr < r; rr++ {
+			out[rr] += dotFast(w[rr*cols+n:(rr+1)*cols], x[n:])
+		}
+	}
+	if r < hi {
+		f32RowsAVX2(out, w, cols, x, r, hi)
+	}
+}
+
+func bf16RowsAVX512(out []float32, w []uint16, cols int, x []float32, lo, hi int) {
+	if hi <= lo {
+		return
+	}
+	n := cols &^ 15
+	if n == 0 {
+		bf16RowsAVX2(out, w, cols, x, lo, hi)
+		return
+	}
+	x = x[:cols]
+	_ = w[hi*cols-1]
+	_ = out[hi-1]
+	r := lo
+	for ; r+4 <= hi; r += 4 {
+		bf16Dot4AVX512(&w[r*cols], uintptr(cols)*2, &x[0], n, &out[r])
+	}
+	if n < cols {
+		for rr := lo; rr < r; rr++ {
+			var s float32
+			for c := n; c < cols; c++ {
+				s += BF16ToF32(w[rr*cols+c]) * x[c]
+			}
+			out[rr] += s
+		}
+	}
+	if r < hi {
+		bf16RowsAVX2(out, w, cols, x, r, hi)
+	}
+}
+
+func q8RowsVNNI(out []float32, w []int8, ws []float32, cols int, xq []int8, xs []float32, lo, hi int) {
+	if hi <= lo {
+		return
+	}
+	nb := cols / BlockSize
+	np := nb / 2
+	if np == 0 {
+		q8RowsAVX2(out, w, ws, cols, xq, xs, lo, hi)
+		return
+	}
+	_ = xq[nb*BlockSize-1]
+	_ = xs[nb-1]
+	_ = w[hi*cols-1]
+	_ = ws[hi*nb-1]
+	_ = out[hi-1]
+	r := lo
+	for ; r+4 <= hi; r += 4 {
+		q8Dot4VNNI(&w[r*cols], uintptr(cols), &ws[r*nb], uintptr(nb)*4, &xq[0], &xs[0], np, &out[r])
+	}
+	if nb&1 != 0 { // the odd last block of the assembly's rows
+		b := nb - 1
+		xb := xq[b*BlockSize : (b+1)*BlockSize]
+		for rr := lo; rr < r; rr++ {
+			q := w[rr*cols+b*BlockSize : rr*cols+(b+1)*BlockSize]
+			var acc int32
+			for j := range q {
+				acc += int32(q[j]) * int32(xb[j])
+			}
+			out[rr] += ws[rr*nb+b] * xs[b] * float32(acc)
+		}
+	}
+	if r < hi {
+		q8RowsAVX2(out, w, ws, cols, xq, xs, r, hi)
+	}
+}
