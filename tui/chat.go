@@ -388,7 +388,9 @@ func (v *chat) action(a string) tea.Cmd {
 // request finds the prompt in the prefix cache, so its TTFT shows what the cache saves.
 func cacheTest(ctx context.Context, cl ChatClient, url, model string) (ChatResult, ChatResult, error) {
 	var sb strings.Builder
-	for i := 0; sb.Len() < 8000; i++ {
+	// About 4,000 characters: a prefill long enough to dominate TTFT, yet about 1,200 tokens of the
+	// demo model, which fits the embedded environment's 2,048-token context with room for the reply.
+	for i := 0; sb.Len() < 4000; i++ {
 		fmt.Fprintf(&sb, "Section %d of the operations manual: a radix tree keeps every prompt prefix it has seen, so a repeated prompt skips its prefill. ", i)
 	}
 	req := ChatRequest{Model: model, MaxTokens: 16, Messages: []ChatMessage{{"system", sb.String()}, {"user", "Summarise the manual in one sentence."}}}

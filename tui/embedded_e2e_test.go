@@ -146,6 +146,10 @@ func TestEmbeddedEnvironmentInTmux(t *testing.T) {
 		t.Fatalf("the reply to \"What is machine learning?\" is off topic: %q", reply)
 	}
 
+	// The cache test: the repeated prompt fits the demo model's context and its repeat hits the cache.
+	m.keys("first", "C-t")
+	m.waitFor("first", "faster", slow)
+
 	// Logs with the cache preset: the chat's prefill shows its cached-token count.
 	m.keys("first", "Escape", "l")
 	m.waitFor("first", "following", slow)
