@@ -1,6 +1,7 @@
 package tui
 
 import (
+	"slices"
 	"strings"
 	"testing"
 	"time"
@@ -136,5 +137,27 @@ func TestGPUPanelLocalRuntime(t *testing.T) {
 			}
 			h.golden("screen-" + goldenName("gpu-local", sz))
 		})
+	}
+}
+
+// The first-deploy key is data like every other: config.yaml can rebind it, and the invitation and
+// help follow.
+func TestFirstDeployKeyRebound(t *testing.T) {
+	if !slices.Contains(KnownActions(), "deploy-now") {
+		t.Fatalf("deploy-now is not a known action: %v", KnownActions())
+	}
+	h, fake := freshMachine(t, 120, 40, func(o *Options) { o.Keymap = map[string][]string{"deploy-now": {"D"}} })
+	if s := h.screen(); !strings.Contains(s, "press D to deploy") {
+		t.Fatalf("invitation does not follow the keymap:\n%s", s)
+	}
+	h.press("n")
+	h.settle()
+	if len(fake.Deployments()) != 0 {
+		t.Fatalf("the old key still deploys")
+	}
+	h.press("D")
+	h.waitScreen("esc returns")
+	if len(fake.Deployments()) != 1 {
+		t.Fatalf("D did not deploy")
 	}
 }

@@ -95,7 +95,7 @@ type actionMsg struct {
 // KnownActions lists every action name config.yaml's keymap may rebind, sorted; an override may also
 // be scoped to one view as "view.action".
 func KnownActions() []string {
-	sh := &Shared{Opts: Options{Favourites: make([]string, 9), LogBuffer: 1}}
+	sh := &Shared{Opts: Options{Favourites: make([]string, 9), LogBuffer: 1, FirstDeploy: "p", Profiles: []ProfileChoice{{Name: "p"}}}}
 	seen := map[string]bool{}
 	add := func(bs []Binding) {
 		for _, b := range bs {
