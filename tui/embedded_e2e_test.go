@@ -51,7 +51,11 @@ func (m *tmuxTerm) wait(session, what string, limit time.Duration, cond func(str
 
 func (m *tmuxTerm) waitFor(session, text string, limit time.Duration) string {
 	m.t.Helper()
-	return m.wait(session, strconv.Quote(text), limit, func(s string) bool { return strings.Contains(s, text) })
+	// Words may wrap onto the next line; compare with the screen's whitespace collapsed too.
+	flat := strings.Join(strings.Fields(text), " ")
+	return m.wait(session, strconv.Quote(text), limit, func(s string) bool {
+		return strings.Contains(s, text) || strings.Contains(strings.Join(strings.Fields(s), " "), flat)
+	})
 }
 
 func (m *tmuxTerm) keys(session string, k ...string) {
