@@ -64,14 +64,17 @@ func init() {
 	avx2Fns.dot = dotFast
 	avx2Fns.axpy = axpyFast
 
-	// avx512: ZMM f32 and bf16 matvec; the rest as avx2.
+	// avx512: ZMM f32 and bf16 matvec and two-token matmul; the rest as avx2.
 	avx512Fns = avx2Fns
 	avx512Fns.f32 = f32RowsAVX512
 	avx512Fns.bf16 = bf16RowsAVX512
+	avx512Fns.f32x2 = f32x2RowsAVX512
+	avx512Fns.bf16x2 = bf16x2RowsAVX512
 
-	// avx512vnni: avx512 plus the VPDPBUSD int8 matvec.
+	// avx512vnni: avx512 plus the VPDPBUSD int8 matvec and two-token matmul.
 	vnniFns = avx512Fns
 	vnniFns.q8 = q8RowsVNNI
+	vnniFns.q8x2 = q8x2RowsVNNI
 
 	kernelPaths = append(kernelPaths,
 		&kernelPath{name: "avx2", fns: &avx2Fns, ok: fastAvailable, why: "CPU lacks AVX2 or FMA"},

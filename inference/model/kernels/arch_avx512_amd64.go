@@ -11,6 +11,15 @@ func bf16Dot4AVX512(w *uint16, stride uintptr, x *float32, n int, out *float32)
 //go:noescape
 func q8Dot4VNNI(w *int8, wstride uintptr, ws *float32, sstride uintptr, xq *int8, xs *float32, np int, out *float32)
 
+//go:noescape
+func f32Dot4x2AVX512(w *float32, stride uintptr, x *float32, xstride uintptr, n int, out *float32, ostride uintptr)
+
+//go:noescape
+func bf16Dot4x2AVX512(w *uint16, stride uintptr, x *float32, xstride uintptr, n int, out *float32, ostride uintptr)
+
+//go:noescape
+func q8Dot4x2VNNI(w *int8, wstride uintptr, ws *float32, sstride uintptr, xq *int8, xs *float32, xstride uintptr, np int, out *float32, ostride uintptr)
+
 // The AVX-512 wrappers: whole groups of four rows and whole ZMM vectors (16
 // floats; pairs of Q8_0 blocks) in assembly, ragged columns in Go, ragged rows
 // through the AVX2 wrappers (which handle their own tails).
@@ -91,18 +100,118 @@ func q8RowsVNNI(out []float32, w []int8, ws []float32, cols int, xq []int8, xs [
 		q8Dot4VNNI(&w[r*cols], uintptr(cols), &ws[r*nb], uintptr(nb)*4, &xq[0], &xs[0], np, &out[r])
 	}
 	if nb&1 != 0 { // the odd last block of the assembly's rows
-		b := nb - 1
-		xb := xq[b*BlockSize : (b+1)*BlockSize]
-		for rr := lo; rr < r; rr++ {
-			q := w[rr*cols+b*BlockSize : rr*cols+(b+1)*BlockSize]
-			var acc int32
-			for j := range q {
-				acc += int32(q[j]) * int32(xb[j])
-			}
-			out[rr] += ws[rr*nb+b] * xs[b] * float32(acc)
-		}
+		q8LastBlockAdd(out, w, ws, cols, xq, xs, lo, r)
 	}
 	if r < hi {
 		q8RowsAVX2(out, w, ws, cols, xq, xs, r, hi)
+	}
+}
+
+// q8LastBlockAdd adds row r's product over the last Q8_0 block to out[r] for r
+// in [lo, hi): the block the pairwise assembly leaves when a row has an odd
+// number of blocks.
+func q8LastBlockAdd(out []float32, w []int8, ws []float32, cols int, xq []int8, xs []float32, lo, hi int) {
+	nb := cols / BlockSize
+	b := nb - 1
+	xb := xq[b*BlockSize : (b+1)*BlockSize]
+	for r := lo; r < hi; r++ {
+		q := w[r*cols+b*BlockSize : r*cols+(b+1)*BlockSize]
+		var acc int32
+		for j := range q {
+			acc += int32(q[j]) * int32(xb[j])
+		}
+		out[r] += ws[r*nb+b] * xs[b] * float32(acc)
+	}
+}
+
+// The two-token wrappers: whole groups of four rows in assembly; ragged rows
+// through the one-token kernels, ragged columns in Go.
+
+func f32x2RowsAVX512(out []float32, ostride int, w []float32, cols int, x []float32, lo, hi int) {
+	if hi <= lo {
+		return
+	}
+	n := cols &^ 15
+	if n == 0 {
+		f32x2RowsAVX2(out, ostride, w, cols, x, lo, hi)
+		return
+	}
+	x = x[:2*cols]
+	_ = w[hi*cols-1]
+	_ = out[ostride+hi-1]
+	r := lo
+	for ; r+4 <= hi; r += 4 {
+		f32Dot4x2AVX512(&w[r*cols], uintptr(cols)*4, &x[0], uintptr(cols)*4, n, &out[r], uintptr(ostride)*4)
+	}
+	if n < cols {
+		for t := range 2 {
+			xt := x[t*cols+n : (t+1)*cols]
+			for rr := lo; rr < r; rr++ {
+				out[t*ostride+rr] += dotF32Go(w[rr*cols+n:(rr+1)*cols], xt)
+			}
+		}
+	}
+	for t := range 2 {
+		f32RowsAVX512(out[t*ostride:], w, cols, x[t*cols:(t+1)*cols], r, hi)
+	}
+}
+
+func bf16x2RowsAVX512(out []float32, ostride int, w []uint16, cols int, x []float32, lo, hi int) {
+	if hi <= lo {
+		return
+	}
+	n := cols &^ 15
+	if n == 0 {
+		bf16x2RowsAVX2(out, ostride, w, cols, x, lo, hi)
+		return
+	}
+	x = x[:2*cols]
+	_ = w[hi*cols-1]
+	_ = out[ostride+hi-1]
+	r := lo
+	for ; r+4 <= hi; r += 4 {
+		bf16Dot4x2AVX512(&w[r*cols], uintptr(cols)*2, &x[0], uintptr(cols)*4, n, &out[r], uintptr(ostride)*4)
+	}
+	if n < cols {
+		for t := range 2 {
+			for rr := lo; rr < r; rr++ {
+				var s float32
+				for c := n; c < cols; c++ {
+					s += BF16ToF32(w[rr*cols+c]) * x[t*cols+c]
+				}
+				out[t*ostride+rr] += s
+			}
+		}
+	}
+	for t := range 2 {
+		bf16RowsAVX512(out[t*ostride:], w, cols, x[t*cols:(t+1)*cols], r, hi)
+	}
+}
+
+func q8x2RowsVNNI(out []float32, ostride int, w []int8, ws []float32, cols int, xq []int8, xs []float32, lo, hi int) {
+	if hi <= lo {
+		return
+	}
+	nb := cols / BlockSize
+	np := nb / 2
+	if np == 0 {
+		q8x2RowsAVX2(out, ostride, w, ws, cols, xq, xs, lo, hi)
+		return
+	}
+	_ = xq[2*nb*BlockSize-1]
+	_ = xs[2*nb-1]
+	_ = w[hi*cols-1]
+	_ = ws[hi*nb-1]
+	_ = out[ostride+hi-1]
+	r := lo
+	for ; r+4 <= hi; r += 4 {
+		q8Dot4x2VNNI(&w[r*cols], uintptr(cols), &ws[r*nb], uintptr(nb)*4, &xq[0], &xs[0], uintptr(cols), np, &out[r], uintptr(ostride)*4)
+	}
+	for t := range 2 {
+		xqt, xst := xq[t*cols:(t+1)*cols], xs[t*nb:(t+1)*nb]
+		if nb&1 != 0 {
+			q8LastBlockAdd(out[t*ostride:], w, ws, cols, xqt, xst, lo, r)
+		}
+		q8RowsVNNI(out[t*ostride:], w, ws, cols, xqt, xst, r, hi)
 	}
 }

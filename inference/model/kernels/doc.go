@@ -12,9 +12,9 @@
 //   - avx2 (AVX2+FMA, kernels_amd64.s): every matrix kernel and the vector
 //     helpers of attention.
 //   - avx512 (AVX-512 F/BW/VL, kernels_avx512_amd64.s): ZMM f32 and bf16
-//     matrix-vector; the rest as avx2.
+//     matrix-vector and two-token matrix kernels; the rest as avx2.
 //   - avx512vnni (avx512 plus AVX-512 VNNI): adds the VPDPBUSD Q8_0
-//     matrix-vector, the decode hot path.
+//     matrix-vector (the decode hot path) and two-token kernel (prefill).
 //
 // The best path the CPU has is the default. RADIX_KERNELS=portable|avx2|avx512|
 // avx512vnni read at start-up, UseKernels(name) or UsePortable(true) choose
@@ -25,7 +25,7 @@
 // of x, with the reductions kept in vector registers to the end, and prefetch the
 // next row groups (into L1 one group ahead, L2 three ahead); MatMul applies
 // each chunk of 64 rows to all tokens while it is in cache, two tokens per pass
-// (4 rows × 2 tokens of accumulators, AVX2 on every path), so weights stream from
+// (4 rows × 2 tokens of accumulators), so weights stream from
 // memory once per call. bf16 widens to f32 by zero-extension and a 16-bit shift
 // before the FMA (Go's assembler has no VDPBF16PS). Q8_0 and Q4_0 quantise the
 // activations to Q8_0 once per call and take int8·int8 dot products, scaling

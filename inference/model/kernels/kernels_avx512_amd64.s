@@ -283,3 +283,184 @@ q8v4loop:
 	REDUCE4Y(BX)
 	VZEROUPPER
 	RET
+
+// ---- two-token kernels (MatMul): each weight row loaded once for two tokens.
+// Token 0's four row sums accumulate in Z4..Z7, token 1's in Z12..Z15.
+
+#define ZERO8 \
+	VPXORD Z4, Z4, Z4 \
+	VPXORD Z5, Z5, Z5 \
+	VPXORD Z6, Z6, Z6 \
+	VPXORD Z7, Z7, Z7 \
+	VPXORD Z12, Z12, Z12 \
+	VPXORD Z13, Z13, Z13 \
+	VPXORD Z14, Z14, Z14 \
+	VPXORD Z15, Z15, Z15
+
+// STORE2 writes token 0's sums to (BX) and token 1's to (BX)+DX.
+#define STORE2 \
+	HALVE4 \
+	REDUCE4Y(BX) \
+	VMOVAPS Z12, Z4 \
+	VMOVAPS Z13, Z5 \
+	VMOVAPS Z14, Z6 \
+	VMOVAPS Z15, Z7 \
+	ADDQ DX, BX \
+	HALVE4 \
+	REDUCE4Y(BX)
+
+#define F32ROWZ2(WMEM, T, ACC0, ACC1) \
+	VMOVUPS WMEM, T \
+	VFMADD231PS T, Z0, ACC0 \
+	VFMADD231PS T, Z1, ACC1
+
+// func f32Dot4x2AVX512(w *float32, stride uintptr, x *float32, xstride uintptr, n int, out *float32, ostride uintptr)
+// Four f32 rows against two tokens (token 1 at x+xstride bytes), n a positive
+// multiple of 16; results to out[0..3] and out+ostride.
+TEXT ·f32Dot4x2AVX512(SB), NOSPLIT, $0-56
+	MOVQ w+0(FP), SI
+	MOVQ stride+8(FP), DX
+	MOVQ x+16(FP), AX
+	MOVQ xstride+24(FP), R14
+	MOVQ n+32(FP), CX
+	LEAQ (SI)(DX*1), DI
+	LEAQ (DI)(DX*1), R10
+	LEAQ (R10)(DX*1), R11
+	ADDQ AX, R14
+	ZERO8
+	SHLQ $2, CX
+	XORQ R12, R12
+
+f32z4x2loop:
+	VMOVUPS (AX)(R12*1), Z0
+	VMOVUPS (R14)(R12*1), Z1
+	F32ROWZ2((SI)(R12*1), Z16, Z4, Z12)
+	F32ROWZ2((DI)(R12*1), Z17, Z5, Z13)
+	F32ROWZ2((R10)(R12*1), Z18, Z6, Z14)
+	F32ROWZ2((R11)(R12*1), Z19, Z7, Z15)
+	ADDQ $64, R12
+	CMPQ R12, CX
+	JLT  f32z4x2loop
+
+	MOVQ out+40(FP), BX
+	MOVQ ostride+48(FP), DX
+	STORE2
+	VZEROUPPER
+	RET
+
+#define BF16ROWZ2(WMEM, T, ACC0, ACC1) \
+	VPMOVZXWD WMEM, T \
+	VPSLLD $16, T, T \
+	VFMADD231PS T, Z0, ACC0 \
+	VFMADD231PS T, Z1, ACC1
+
+// func bf16Dot4x2AVX512(w *uint16, stride uintptr, x *float32, xstride uintptr, n int, out *float32, ostride uintptr)
+// As f32Dot4x2AVX512 over bfloat16 rows (stride in bytes).
+TEXT ·bf16Dot4x2AVX512(SB), NOSPLIT, $0-56
+	MOVQ w+0(FP), SI
+	MOVQ stride+8(FP), DX
+	MOVQ x+16(FP), AX
+	MOVQ xstride+24(FP), R14
+	MOVQ n+32(FP), CX
+	LEAQ (SI)(DX*1), DI
+	LEAQ (DI)(DX*1), R10
+	LEAQ (R10)(DX*1), R11
+	ADDQ AX, R14
+	ZERO8
+	SHLQ $1, CX
+	XORQ R12, R12          // byte offset into the rows; x offset is twice it
+
+bf16z4x2loop:
+	VMOVUPS (AX)(R12*2), Z0
+	VMOVUPS (R14)(R12*2), Z1
+	BF16ROWZ2((SI)(R12*1), Z16, Z4, Z12)
+	BF16ROWZ2((DI)(R12*1), Z17, Z5, Z13)
+	BF16ROWZ2((R10)(R12*1), Z18, Z6, Z14)
+	BF16ROWZ2((R11)(R12*1), Z19, Z7, Z15)
+	ADDQ $32, R12
+	CMPQ R12, CX
+	JLT  bf16z4x2loop
+
+	MOVQ out+40(FP), BX
+	MOVQ ostride+48(FP), DX
+	STORE2
+	VZEROUPPER
+	RET
+
+// Q8PAIR2: one row's pair of blocks against both tokens. The weights are loaded
+// twice (the second from L1) because each token negates them under its own sign
+// mask (K1, K2; |x| in Z20, Z21). The row's scale pair is spread once (Z2) and
+// times each token's spread scale pair (Z22, Z23).
+#define Q8PAIR2(WMEM, SMEM, ACC0, ACC1) \
+	VMOVDQU64 WMEM, Z24 \
+	VMOVDQU64 WMEM, Z25 \
+	VPSUBB Z24, Z30, K1, Z24 \
+	VPSUBB Z25, Z30, K2, Z25 \
+	VPXORD Z26, Z26, Z26 \
+	VPXORD Z27, Z27, Z27 \
+	VPDPBUSD Z24, Z20, Z26 \
+	VPDPBUSD Z25, Z21, Z27 \
+	VCVTDQ2PS Z26, Z26 \
+	VCVTDQ2PS Z27, Z27 \
+	VMOVQ SMEM, X2 \
+	VPERMPS Z2, Z29, Z2 \
+	VMULPS Z22, Z2, Z3 \
+	VMULPS Z23, Z2, Z2 \
+	VFMADD231PS Z3, Z26, ACC0 \
+	VFMADD231PS Z2, Z27, ACC1
+
+// func q8Dot4x2VNNI(w *int8, wstride uintptr, ws *float32, sstride uintptr, xq *int8, xs *float32, xstride uintptr, np int, out *float32, ostride uintptr)
+// Four Q8_0 rows against two Q8_0 tokens, np pairs of blocks (np >= 1): token
+// 1's quants are xstride bytes after token 0's, its scales xstride/8 bytes after
+// (one float per 32 quants); results to out[0..3] and out+ostride.
+TEXT ·q8Dot4x2VNNI(SB), NOSPLIT, $0-80
+	MOVQ w+0(FP), SI
+	MOVQ wstride+8(FP), DX
+	MOVQ ws+16(FP), R8
+	MOVQ sstride+24(FP), R9
+	MOVQ xq+32(FP), AX
+	MOVQ xs+40(FP), BX
+	MOVQ xstride+48(FP), R14
+	MOVQ np+56(FP), CX
+	LEAQ (SI)(DX*1), DI
+	LEAQ (DI)(DX*1), R10
+	LEAQ (R10)(DX*1), R11
+	LEAQ (R8)(R9*2), R13
+	ADDQ R9, R13           // row 3's scales
+	MOVQ R14, R12
+	SHRQ $3, R12           // token stride of the scales
+	VMOVDQU64 pairidx<>(SB), Z29
+	VPXORD Z30, Z30, Z30
+	ZERO8
+
+q8v4x2loop:
+	VMOVDQU64 (AX), Z0
+	VMOVDQU64 (AX)(R14*1), Z1
+	VPMOVB2M Z0, K1
+	VPMOVB2M Z1, K2
+	VPABSB Z0, Z20
+	VPABSB Z1, Z21
+	VMOVQ (BX), X2
+	VMOVQ (BX)(R12*1), X3
+	VPERMPS Z2, Z29, Z22
+	VPERMPS Z3, Z29, Z23
+	Q8PAIR2((SI), (R8), Z4, Z12)
+	Q8PAIR2((DI), (R8)(R9*1), Z5, Z13)
+	Q8PAIR2((R10), (R8)(R9*2), Z6, Z14)
+	Q8PAIR2((R11), (R13), Z7, Z15)
+	ADDQ $64, AX
+	ADDQ $8, BX
+	ADDQ $64, SI
+	ADDQ $64, DI
+	ADDQ $64, R10
+	ADDQ $64, R11
+	ADDQ $8, R8
+	ADDQ $8, R13
+	DECQ CX
+	JNZ  q8v4x2loop
+
+	MOVQ out+64(FP), BX
+	MOVQ ostride+72(FP), DX
+	STORE2
+	VZEROUPPER
+	RET
