@@ -1,68 +1,118 @@
-//go:build cgo && linux
+//go:build linux && (amd64 || arm64)
 
 package fleet
 
 import (
+	"errors"
 	"fmt"
 
-	"github.com/NVIDIA/go-nvml/pkg/nvml"
+	"github.com/ebitengine/purego"
 
 	"github.com/radixops/radix/kube"
 )
 
-// nvmlAPI is the part of NVML the GPU panel reads; nvml.New() provides it, tests a fake.
-type nvmlAPI interface {
-	Init() nvml.Return
-	Shutdown() nvml.Return
-	DeviceGetCount() (int, nvml.Return)
-	DeviceGetHandleByIndex(int) (nvml.Device, nvml.Return)
+// The GPU panel reads a handful of NVML calls from libnvidia-ml.so.1, bound at run time with purego.
+// go-nvml would do the same through cgo, but it wraps the whole NVML API and its cgo prologue prints
+// about 150 deprecation warnings on every fresh build — the first thing a newcomer's `go run` would
+// show — and it needs a C compiler. purego needs neither.
+
+// nvmlMemory and nvmlUtilization mirror nvmlMemory_t and nvmlUtilization_t.
+type nvmlMemory struct{ Total, Free, Used uint64 }
+type nvmlUtilization struct{ GPU, Memory uint32 }
+
+// nvmlLib is libnvidia-ml, loaded.
+type nvmlLib struct {
+	init     func() int32
+	shutdown func() int32
+	count    func(*uint32) int32
+	handle   func(uint32, *uintptr) int32
+	name     func(uintptr, *byte, uint32) int32
+	memory   func(uintptr, *nvmlMemory) int32
+	util     func(uintptr, *nvmlUtilization) int32
 }
 
-// localGPUs asks NVML (libnvidia-ml, loaded at run time) for this machine's GPUs. With no driver
-// library or no GPU it returns none and says why.
+var errNoNVML = errors.New("no NVIDIA driver library")
+
+// nvmlError names an nvmlReturn_t.
+func nvmlError(ret int32) error {
+	msg := map[int32]string{
+		1: "not initialised", 2: "invalid argument", 3: "not supported", 4: "no permission",
+		6: "not found", 9: "driver not loaded", 12: "library not found", 15: "GPU is lost",
+		17: "operating system call failed", 18: "driver and library versions differ",
+	}[ret]
+	if msg == "" {
+		msg = fmt.Sprintf("error %d", ret)
+	}
+	return errors.New("NVML: " + msg)
+}
+
+func openNVML() (*nvmlLib, error) {
+	h, err := purego.Dlopen("libnvidia-ml.so.1", purego.RTLD_NOW|purego.RTLD_GLOBAL)
+	if err != nil {
+		return nil, errNoNVML
+	}
+	l := &nvmlLib{}
+	for sym, fn := range map[string]any{
+		"nvmlInit_v2": &l.init, "nvmlShutdown": &l.shutdown, "nvmlDeviceGetCount_v2": &l.count,
+		"nvmlDeviceGetHandleByIndex_v2": &l.handle, "nvmlDeviceGetName": &l.name,
+		"nvmlDeviceGetMemoryInfo": &l.memory, "nvmlDeviceGetUtilizationRates": &l.util,
+	} {
+		if _, err := purego.Dlsym(h, sym); err != nil {
+			return nil, fmt.Errorf("libnvidia-ml lacks %s: %w", sym, err)
+		}
+		purego.RegisterLibFunc(fn, h, sym)
+	}
+	return l, nil
+}
+
+func (l *nvmlLib) Init() error {
+	if ret := l.init(); ret != 0 {
+		return nvmlError(ret)
+	}
+	return nil
+}
+
+func (l *nvmlLib) Shutdown() { l.shutdown() }
+
+func (l *nvmlLib) Count() (int, error) {
+	var n uint32
+	if ret := l.count(&n); ret != 0 {
+		return 0, nvmlError(ret)
+	}
+	return int(n), nil
+}
+
+func (l *nvmlLib) Device(i int) (nvmlDevice, error) {
+	var h uintptr
+	if ret := l.handle(uint32(i), &h); ret != 0 {
+		return nvmlDevice{}, nvmlError(ret)
+	}
+	d := nvmlDevice{MemUsed: -1, MemTotal: -1, Util: -1}
+	buf := make([]byte, 96) // NVML_DEVICE_NAME_V2_BUFFER_SIZE
+	if l.name(h, &buf[0], uint32(len(buf))) == 0 {
+		n := 0
+		for n < len(buf) && buf[n] != 0 {
+			n++
+		}
+		d.Name = string(buf[:n])
+	}
+	var m nvmlMemory
+	if l.memory(h, &m) == 0 {
+		d.MemUsed, d.MemTotal = float64(m.Used), float64(m.Total)
+	}
+	var u nvmlUtilization
+	if l.util(h, &u) == 0 {
+		d.Util = float64(u.GPU)
+	}
+	return d, nil
+}
+
+// localGPUs asks NVML for this machine's GPUs; with no driver library or no GPU it returns none and
+// says why.
 func localGPUs() ([]kube.GPUNode, string) {
-	return readNVML(nvml.New())
-}
-
-func readNVML(lib nvmlAPI) ([]kube.GPUNode, string) {
-	if ret := lib.Init(); ret != nvml.SUCCESS {
-		if ret == nvml.ERROR_LIBRARY_NOT_FOUND {
-			return nil, "no NVIDIA driver library"
-		}
-		return nil, "NVML: " + nvml.ErrorString(ret)
+	l, err := openNVML()
+	if err != nil {
+		return nil, err.Error()
 	}
-	defer lib.Shutdown()
-	n, ret := lib.DeviceGetCount()
-	if ret != nvml.SUCCESS {
-		return nil, "NVML device count: " + nvml.ErrorString(ret)
-	}
-	if n == 0 {
-		return nil, "the NVIDIA driver sees no GPU"
-	}
-	var nodes []kube.GPUNode
-	for i := range n {
-		dev, ret := lib.DeviceGetHandleByIndex(i)
-		if ret != nvml.SUCCESS {
-			continue // a GPU that fell off the bus is not one the panel can describe
-		}
-		node := kube.GPUNode{
-			Name: fmt.Sprintf("localhost/gpu%d", i), InstanceType: "local", Capacity: 1, Allocatable: 1,
-			Utilization: -1, MemUsedMiB: -1, MemTotalMiB: -1, CPUMilli: -1,
-		}
-		if name, ret := dev.GetName(); ret == nvml.SUCCESS {
-			node.Product = name
-		}
-		if mem, ret := dev.GetMemoryInfo(); ret == nvml.SUCCESS {
-			node.MemUsedMiB = float64(mem.Used) / (1 << 20)
-			node.MemTotalMiB = float64(mem.Total) / (1 << 20)
-		}
-		if u, ret := dev.GetUtilizationRates(); ret == nvml.SUCCESS {
-			node.Utilization = float64(u.Gpu)
-		}
-		nodes = append(nodes, node)
-	}
-	if len(nodes) == 0 {
-		return nil, "NVML could not open any of its GPUs"
-	}
-	return nodes, ""
+	return readNVML(l)
 }

@@ -1,10 +1,10 @@
-//go:build !(cgo && linux)
+//go:build !(linux && (amd64 || arm64))
 
 package fleet
 
 import "github.com/radixops/radix/kube"
 
-// localGPUs needs NVML, which go-nvml reaches through cgo on Linux only.
+// localGPUs reads NVML on Linux (amd64, arm64) only.
 func localGPUs() ([]kube.GPUNode, string) {
-	return nil, "GPU detection needs a Linux build with cgo"
+	return nil, "GPU detection is implemented for Linux only"
 }
