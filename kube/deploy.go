@@ -107,12 +107,18 @@ func objectDiff(live, next *unstructured.Unstructured) (string, error) {
 	if err != nil {
 		return "", err
 	}
-	if a == b {
+	return TextDiff(a, b, "live/"+live.GetName(), "radix/"+next.GetName())
+}
+
+// TextDiff is a unified diff (3 lines of context) of two renderings of an object; "" when they are
+// equal. Every Cluster implementation diffs its previews with it, so they read alike.
+func TextDiff(live, next, fromFile, toFile string) (string, error) {
+	if live == next {
 		return "", nil
 	}
 	return difflib.GetUnifiedDiffString(difflib.UnifiedDiff{
-		A: difflib.SplitLines(a), B: difflib.SplitLines(b),
-		FromFile: "live/" + live.GetName(), ToFile: "radix/" + next.GetName(), Context: 3,
+		A: difflib.SplitLines(live), B: difflib.SplitLines(next),
+		FromFile: fromFile, ToFile: toFile, Context: 3,
 	})
 }
 

@@ -13,7 +13,6 @@ import (
 	"strings"
 	"time"
 
-	"github.com/pmezard/go-difflib/difflib"
 	"sigs.k8s.io/yaml"
 
 	"github.com/radixops/radix/config"
@@ -333,7 +332,9 @@ func (f *Fleet) Preview(_ context.Context, req kube.DeployRequest) (*kube.Previe
 	if live, err := f.store.load(d.Namespace, d.Name); err == nil {
 		pv.Exists = true
 		lb, _ := yaml.Marshal(live)
-		pv.Diff = lineDiff(string(lb), string(b))
+		if pv.Diff, err = kube.TextDiff(string(lb), string(b), "live", "plan"); err != nil {
+			return nil, err
+		}
 	}
 	return pv, nil
 }
@@ -623,18 +624,4 @@ func (f *Fleet) Endpoint(ctx context.Context, namespace, name string) (string, f
 		}
 	}
 	return "", nil, fmt.Errorf("deployment %s has no frontend", name)
-}
-
-// lineDiff is a unified diff of the live state and the new plan.
-func lineDiff(live, next string) string {
-	if live == next {
-		return ""
-	}
-	s, err := difflib.GetUnifiedDiffString(difflib.UnifiedDiff{
-		A: difflib.SplitLines(live), B: difflib.SplitLines(next), FromFile: "live", ToFile: "plan", Context: 3,
-	})
-	if err != nil {
-		return "# diff failed: " + err.Error()
-	}
-	return s
 }

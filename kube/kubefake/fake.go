@@ -374,7 +374,7 @@ func (c *Cluster) Preview(_ context.Context, req kube.DeployRequest) (*kube.Prev
 	pv := &kube.Preview{Manifest: renderManifest(d), Checks: slices.Clone(c.checks)}
 	if e := c.deps[key{req.Namespace, req.Name}]; e != nil {
 		pv.Exists = true
-		pv.Diff = lineDiff(e.manifest, pv.Manifest)
+		pv.Diff, _ = kube.TextDiff(e.manifest, pv.Manifest, "live", "rendered") // difflib fails only on a broken writer
 	}
 	return pv, nil
 }
@@ -635,44 +635,4 @@ func renderManifest(d kube.Deployment) string {
 		return "# " + err.Error()
 	}
 	return string(b)
-}
-
-// lineDiff is a small unified-style diff (longest common subsequence of lines), enough for a fake.
-func lineDiff(a, b string) string {
-	if a == b {
-		return ""
-	}
-	x, y := strings.Split(a, "\n"), strings.Split(b, "\n")
-	n, m := len(x), len(y)
-	lcs := make([][]int, n+1)
-	for i := range lcs {
-		lcs[i] = make([]int, m+1)
-	}
-	for i := n - 1; i >= 0; i-- {
-		for j := m - 1; j >= 0; j-- {
-			if x[i] == y[j] {
-				lcs[i][j] = lcs[i+1][j+1] + 1
-			} else {
-				lcs[i][j] = max(lcs[i+1][j], lcs[i][j+1])
-			}
-		}
-	}
-	var sb strings.Builder
-	sb.WriteString("--- live\n+++ rendered\n")
-	i, j := 0, 0
-	for i < n || j < m {
-		switch {
-		case i < n && j < m && x[i] == y[j]:
-			sb.WriteString(" " + x[i] + "\n")
-			i++
-			j++
-		case j < m && (i == n || lcs[i][j+1] >= lcs[i+1][j]):
-			sb.WriteString("+" + y[j] + "\n")
-			j++
-		default:
-			sb.WriteString("-" + x[i] + "\n")
-			i++
-		}
-	}
-	return sb.String()
 }
