@@ -11,6 +11,7 @@ import (
 	"strings"
 	"time"
 
+	"github.com/radixops/radix/inference/telemetry"
 	"github.com/radixops/radix/kube"
 )
 
@@ -46,16 +47,6 @@ func rotate(path string) error {
 		return err
 	}
 	return os.Truncate(path, 0)
-}
-
-// lineTime reads the Dynamo-style timestamp that starts a runtime log line.
-func lineTime(line string) (time.Time, bool) {
-	ts, _, ok := strings.Cut(line, " ")
-	if !ok {
-		return time.Time{}, false
-	}
-	t, err := time.Parse(time.RFC3339Nano, ts)
-	return t, err == nil
 }
 
 // tailLines returns the last n lines of a file, reading only its end.
@@ -125,7 +116,7 @@ func readLog(src logSource, tail int, since time.Time) ([]kube.LogLine, int64) {
 // toLine timestamps a line: its own timestamp, else the previous line's (a continuation such as a
 // stack trace belongs with it), else now.
 func toLine(pod, text string, last *time.Time) kube.LogLine {
-	t, ok := lineTime(text)
+	t, ok := telemetry.LineTime(text)
 	switch {
 	case ok:
 		*last = t

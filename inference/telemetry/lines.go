@@ -183,6 +183,13 @@ func ParseLine(line string) (Record, bool) {
 
 // stripPrefix removes a Dynamo or SGLang prefix, filling r's Time/Level/Target, and returns the message.
 // A line with neither prefix is returned whole.
+// LineTime reads the timestamp a Dynamo- or SGLang-prefixed log line starts with, whatever the message.
+func LineTime(line string) (time.Time, bool) {
+	var r Record
+	stripPrefix(line, &r)
+	return r.Time, !r.Time.IsZero()
+}
+
 func stripPrefix(line string, r *Record) string {
 	s := strings.TrimLeft(line, " \t")
 	if strings.HasPrefix(s, "[") {
