@@ -177,7 +177,7 @@ func FuzzParseLine(f *testing.F) {
 func TestLineTime(t *testing.T) {
 	for line, want := range map[string]string{
 		"2025-05-13T13:47:38.880Z  INFO dynamo_llm::frontend: added model model_name=x": "2025-05-13T13:47:38.88Z",
-		"[2025-05-13 13:47:38 TP0] Prefill batch. #new-seq: 1":                           "2025-05-13T13:47:38Z",
+		"[2025-05-13 13:47:38 TP0] Prefill batch. #new-seq: 1":                          "2025-05-13T13:47:38Z",
 	} {
 		got, ok := LineTime(line)
 		if !ok || got.Format(time.RFC3339Nano) != want {
