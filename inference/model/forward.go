@@ -27,6 +27,8 @@ type forwardState struct {
 	ropeLen                       int
 	pos                           []int
 	seqOf                         []int
+	outs3                         [3][]float32 // matmulMulti's arguments, kept here so they are not allocated per layer
+	ws3                           [3]*kernels.Matrix
 }
 
 func grow(b []float32, n int) []float32 {
@@ -64,6 +66,16 @@ func matmul(out []float32, w *kernels.Matrix, x []float32, n int) {
 		return
 	}
 	kernels.MatMul(out, w, x, n)
+}
+
+// matmulMulti applies several matrices to the same activations in one trip through the kernels' worker
+// pool, with x quantised once for the int8 paths (the q, k, v projections; gate and up).
+func matmulMulti(outs [][]float32, ws []*kernels.Matrix, x []float32, n int) {
+	if n == 1 {
+		kernels.MatVecMulti(outs, ws, x)
+		return
+	}
+	kernels.MatMulMulti(outs, ws, x, n)
 }
 
 // Forward runs one step over batch: it writes every new token's K/V into its slot in kv and returns in
@@ -136,9 +148,9 @@ func (m *Model) Forward(batch []Seq, kv *kvcache.Pool, logits [][]float32) error
 		for t := 0; t < T; t++ {
 			kernels.RMSNorm(xn[t*H:(t+1)*H], x[t*H:(t+1)*H], l.attnNorm, eps)
 		}
-		matmul(q, l.wq, xn, T)
-		matmul(k, l.wk, xn, T)
-		matmul(v, l.wv, xn, T)
+		s.outs3[0], s.outs3[1], s.outs3[2] = q, k, v
+		s.ws3[0], s.ws3[1], s.ws3[2] = l.wq, l.wk, l.wv
+		matmulMulti(s.outs3[:], s.ws3[:], xn, T)
 		for t := 0; t < T; t++ {
 			qt, kt := q[t*qd:(t+1)*qd], k[t*kvd:(t+1)*kvd]
 			if c.QKNorm {
@@ -176,8 +188,9 @@ func (m *Model) Forward(batch []Seq, kv *kvcache.Pool, logits [][]float32) error
 		for t := 0; t < T; t++ {
 			kernels.RMSNorm(xn[t*H:(t+1)*H], x[t*H:(t+1)*H], l.ffnNorm, eps)
 		}
-		matmul(s.gate, l.wgate, xn, T)
-		matmul(s.up, l.wup, xn, T)
+		s.outs3[0], s.outs3[1] = s.gate, s.up
+		s.ws3[0], s.ws3[1] = l.wgate, l.wup
+		matmulMulti(s.outs3[:2], s.ws3[:2], xn, T)
 		kernels.SwiGLU(s.gate, s.up)
 		matmul(xn, l.wdown, s.gate, T)
 		addTo(x, xn)

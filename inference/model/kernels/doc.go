@@ -26,7 +26,10 @@
 // next row groups (into L1 one group ahead, L2 three ahead); MatMul applies
 // each chunk of 64 rows to all tokens while it is in cache, two tokens per pass
 // (4 rows × 2 tokens of accumulators), so weights stream from
-// memory once per call. bf16 widens to f32 by zero-extension and a 16-bit shift
+// memory once per call. MatVecMulti and MatMulMulti take several matrices over the
+// same activations (a layer's q, k, v; its gate and up) in one dispatch to the
+// pool, x quantised once, each matrix's rows split exactly as alone so results
+// are bit-identical to separate calls. bf16 widens to f32 by zero-extension and a 16-bit shift
 // before the FMA (Go's assembler has no VDPBF16PS). Q8_0 and Q4_0 quantise the
 // activations to Q8_0 once per call and take int8·int8 dot products, scaling
 // each block's sum by both scales in vector registers, as ggml does: on avx2 by

@@ -166,42 +166,142 @@ func MatVec(out []float32, w *Matrix, x []float32) {
 // row-major, out is [n][Rows]. Each chunk of weight rows is applied to all n tokens
 // while it is in cache, so the weights are streamed from memory once per call.
 func MatMul(out []float32, w *Matrix, x []float32, n int) {
-	if n <= 0 || w.Rows == 0 {
+	matMulMulti([][]float32{out}, []*Matrix{w}, x, n)
+}
+
+// MatVecMulti is MatVec for several matrices over the same x (a layer's q, k and
+// v projections, or its gate and up): outs[i] gets ws[i]·x. Every matrix must
+// have the same Cols. It costs one trip through the worker pool instead of one
+// per matrix, and the int8 paths quantise x once instead of once per matrix;
+// each outs[i] is bit-identical to MatVec(outs[i], ws[i], x) on the same path.
+func MatVecMulti(outs [][]float32, ws []*Matrix, x []float32) {
+	MatMulMulti(outs, ws, x, 1)
+}
+
+// MatMulMulti is MatMul for several matrices over the same n tokens x (see
+// MatVecMulti): outs[i] is [n][ws[i].Rows], bit-identical to MatMul(outs[i],
+// ws[i], x, n) on the same path.
+func MatMulMulti(outs [][]float32, ws []*Matrix, x []float32, n int) {
+	if len(outs) != len(ws) {
+		panic(fmt.Sprintf("kernels: matmul over %d matrices into %d outputs", len(ws), len(outs)))
+	}
+	for i, w := range ws {
+		if w.Cols != ws[0].Cols {
+			panic(fmt.Sprintf("kernels: matmul over matrices of %d and %d columns (matrix %d)", ws[0].Cols, w.Cols, i))
+		}
+	}
+	matMulMulti(outs, ws, x, n)
+}
+
+// maxMulti bounds how many matrices one call takes, so that the per-matrix
+// bookkeeping lives in fixed arrays.
+const maxMulti = 8
+
+// matMulMulti runs every matrix's row chunks (split exactly as a call for that
+// matrix alone would split them, so results do not depend on the grouping) in
+// one parallelFor, after quantising x once if any matrix takes the int8 path.
+func matMulMulti(outs [][]float32, ws []*Matrix, x []float32, n int) {
+	if len(ws) > maxMulti {
+		for i := 0; i < len(ws); i += maxMulti {
+			e := min(len(ws), i+maxMulti)
+			matMulMulti(outs[i:e], ws[i:e], x, n)
+		}
 		return
 	}
-	checkMatVec(out, w, x, n)
-	fns := active
-	rows, cols := w.Rows, w.Cols
-	chunk := chunkRows
-	if n > 1 && rows/chunk < 4*Threads() {
-		chunk = max(4, (rows/(4*Threads()))&^3) // keep every thread busy on short matrices
+	if n <= 0 {
+		return
 	}
+	fns := active
+	var (
+		fs    [maxMulti]func(lo, hi int)
+		chunk [maxMulti]int
+		rows  [maxMulti]int
+		first [maxMulti + 1]int // first piece of each matrix; first[len(ws)] is the total
+		sc    *q8Scratch
+	)
+	for i, w := range ws {
+		if w.Rows == 0 {
+			first[i+1] = first[i]
+			continue
+		}
+		checkMatVec(outs[i], w, x, n)
+		c := chunkRows
+		if n > 1 && w.Rows/c < 4*Threads() {
+			c = max(4, (w.Rows/(4*Threads()))&^3) // keep every thread busy on short matrices
+		}
+		int8 := (w.Type == Q8_0 && fns.q8 != nil) || (w.Type == Q4_0 && fns.q4 != nil)
+		if int8 && sc == nil {
+			sc = quantizeTokens(x, w.Cols, n)
+		}
+		fs[i], chunk[i], rows[i] = rowsFunc(fns, outs[i], w, x, n, sc), c, w.Rows
+		first[i+1] = first[i] + (w.Rows+c-1)/c
+	}
+	nm := len(ws)
+	if nm == 1 {
+		if fs[0] != nil {
+			parallelFor(rows[0], chunk[0], fs[0])
+		}
+	} else {
+		parallelFor(first[nm], 1, func(lo, hi int) {
+			for p := lo; p < hi; p++ {
+				i := 0
+				for first[i+1] <= p {
+					i++
+				}
+				r := (p - first[i]) * chunk[i]
+				fs[i](r, min(r+chunk[i], rows[i]))
+			}
+		})
+	}
+	if sc != nil {
+		q8Pool.Put(sc)
+	}
+}
+
+// quantizeTokens quantises n tokens of cols activations to Q8_0, tokens spread
+// over the pool.
+func quantizeTokens(x []float32, cols, n int) *q8Scratch {
+	sc := getQ8(n * cols)
+	nb := cols / BlockSize
+	parallelFor(n, 1, func(lo, hi int) {
+		for t := lo; t < hi; t++ {
+			QuantizeQ8Row(sc.q[t*cols:(t+1)*cols], sc.s[t*nb:(t+1)*nb], x[t*cols:(t+1)*cols])
+		}
+	})
+	return sc
+}
+
+// rowsFunc returns the chunk kernel of one matrix: fn(lo, hi) computes rows
+// [lo, hi) of out for all n tokens. sc holds x quantised to Q8_0 when w takes
+// the int8 path.
+func rowsFunc(fns *rowFns, out []float32, w *Matrix, x []float32, n int, sc *q8Scratch) func(lo, hi int) {
+	rows, cols := w.Rows, w.Cols
 	switch w.Type {
 	case F32:
 		f, f2 := fns.f32, fns.f32x2
-		parallelFor(rows, chunk, func(lo, hi int) {
+		return func(lo, hi int) {
 			tiles(lo, hi, n, 4, func(t, lo, hi int) {
 				f(out[t*rows:(t+1)*rows], w.F32, cols, x[t*cols:(t+1)*cols], lo, hi)
 			}, f2 != nil, func(t, lo, hi int) {
 				f2(out[t*rows:], rows, w.F32, cols, x[t*cols:(t+2)*cols], lo, hi)
 			})
-		})
+		}
 	case BF16, F16:
 		f, f2 := fns.bf16, fns.bf16x2
 		if w.Type == F16 {
 			f, f2 = fns.f16, nil
 		}
-		parallelFor(rows, chunk, func(lo, hi int) {
+		return func(lo, hi int) {
 			tiles(lo, hi, n, 4, func(t, lo, hi int) {
 				f(out[t*rows:(t+1)*rows], w.U16, cols, x[t*cols:(t+1)*cols], lo, hi)
 			}, f2 != nil, func(t, lo, hi int) {
 				f2(out[t*rows:], rows, w.U16, cols, x[t*cols:(t+2)*cols], lo, hi)
 			})
-		})
+		}
 	case Q8_0, Q4_0:
 		useInt8 := (w.Type == Q8_0 && fns.q8 != nil) || (w.Type == Q4_0 && fns.q4 != nil)
 		if !useInt8 {
-			parallelFor(rows, chunk, func(lo, hi int) {
+			return func(lo, hi int) {
 				tiles(lo, hi, n, 8, func(t, lo, hi int) {
 					xt := x[t*cols : (t+1)*cols]
 					if w.Type == Q8_0 {
@@ -210,17 +310,10 @@ func MatMul(out []float32, w *Matrix, x []float32, n int) {
 						q4RowsGo(out[t*rows:(t+1)*rows], w.Q4, w.Scales, cols, xt, lo, hi)
 					}
 				}, false, nil)
-			})
-			return
-		}
-		sc := getQ8(n * cols)
-		nb := cols / BlockSize
-		parallelFor(n, 1, func(lo, hi int) {
-			for t := lo; t < hi; t++ {
-				QuantizeQ8Row(sc.q[t*cols:(t+1)*cols], sc.s[t*nb:(t+1)*nb], x[t*cols:(t+1)*cols])
 			}
-		})
-		parallelFor(rows, chunk, func(lo, hi int) {
+		}
+		nb := cols / BlockSize
+		return func(lo, hi int) {
 			tiles(lo, hi, n, 8, func(t, lo, hi int) {
 				o := out[t*rows : (t+1)*rows]
 				xq, xs := sc.q[t*cols:(t+1)*cols], sc.s[t*nb:(t+1)*nb]
@@ -232,8 +325,7 @@ func MatMul(out []float32, w *Matrix, x []float32, n int) {
 			}, w.Type == Q8_0 && fns.q8x2 != nil, func(t, lo, hi int) {
 				fns.q8x2(out[t*rows:], rows, w.Q8, w.Scales, cols, sc.q[t*cols:(t+2)*cols], sc.s[t*nb:(t+2)*nb], lo, hi)
 			})
-		})
-		q8Pool.Put(sc)
+		}
 	default:
 		panic(fmt.Sprintf("kernels: matmul over unknown type %s", w.Type))
 	}
