@@ -258,11 +258,24 @@ func matMulMulti(outs [][]float32, ws []*Matrix, x []float32, n int) {
 	}
 }
 
+// quantBlocks is how many Q8_0 blocks of one token's activations a worker
+// quantises per grab: 1024 values, a few µs.
+const quantBlocks = 32
+
 // quantizeTokens quantises n tokens of cols activations to Q8_0, tokens spread
 // over the pool.
 func quantizeTokens(x []float32, cols, n int) *q8Scratch {
 	sc := getQ8(n * cols)
 	nb := cols / BlockSize
+	if n == 1 {
+		// Decode: split the one row's blocks over the pool, since the workers
+		// would otherwise idle through it (blocks are independent, so the result
+		// does not depend on the split).
+		parallelFor(nb, quantBlocks, func(lo, hi int) {
+			QuantizeQ8Row(sc.q[lo*BlockSize:hi*BlockSize], sc.s[lo:hi], x[lo*BlockSize:hi*BlockSize])
+		})
+		return sc
+	}
 	parallelFor(n, 1, func(lo, hi int) {
 		for t := lo; t < hi; t++ {
 			QuantizeQ8Row(sc.q[t*cols:(t+1)*cols], sc.s[t*nb:(t+1)*nb], x[t*cols:(t+1)*cols])

@@ -92,3 +92,45 @@ func TestMatMulMultiRejectsMismatchedShapes(t *testing.T) {
 		}()
 	}
 }
+
+// TestQuantizeTokensSplitMatchesRow: a decode token's activations, quantised in
+// pieces over the pool, equal QuantizeQ8Row over the whole row.
+func TestQuantizeTokensSplitMatchesRow(t *testing.T) {
+	rng := rand.New(rand.NewPCG(25, 26))
+	for _, cols := range []int{32, 1024, 2048, 32 * 177} {
+		x := randF32(rng, cols)
+		sc := quantizeTokens(x, cols, 1)
+		q, s := make([]int8, cols), make([]float32, cols/BlockSize)
+		QuantizeQ8Row(q, s, x)
+		for i := range q {
+			if q[i] != sc.q[i] {
+				t.Fatalf("cols %d: quant %d = %d, want %d", cols, i, sc.q[i], q[i])
+			}
+		}
+		for i := range s {
+			if s[i] != sc.s[i] {
+				t.Fatalf("cols %d: scale %d = %g, want %g", cols, i, sc.s[i], s[i])
+			}
+		}
+		q8Pool.Put(sc)
+	}
+}
+
+// TestSwiGLUSplitMatchesSerial: SwiGLU over an input several swigluChunks long
+// (split over the pool, with a ragged last piece) equals the element-wise formula
+// applied serially.
+func TestSwiGLUSplitMatchesSerial(t *testing.T) {
+	rng := rand.New(rand.NewPCG(27, 28))
+	n := 3*swigluChunk + 77
+	g, u := randF32(rng, n), randF32(rng, n)
+	want := make([]float32, n)
+	for i := range want {
+		want[i] = g[i] / (1 + exp32(-g[i])) * u[i]
+	}
+	SwiGLU(g, u)
+	for i := range g {
+		if g[i] != want[i] {
+			t.Fatalf("swiglu[%d] = %g, want %g", i, g[i], want[i])
+		}
+	}
+}

@@ -21,11 +21,16 @@ func RMSNorm(out, x, weight []float32, eps float32) {
 	}
 }
 
+// swigluChunk is how many elements SwiGLU hands a worker per grab: a decode
+// step's FFN activations (thousands) already split in a few pieces, since the
+// exponentials cost µs that the workers would otherwise idle through.
+const swigluChunk = 2048
+
 // SwiGLU computes gate[i] = silu(gate[i]) * up[i], silu(g) = g / (1 + e^-g).
-// Long inputs (a batch of tokens' FFN activations) are split over the pool.
+// Inputs longer than swigluChunk are split over the pool.
 func SwiGLU(gate, up []float32) {
 	up = up[:len(gate)]
-	parallelFor(len(gate), 1<<14, func(lo, hi int) {
+	parallelFor(len(gate), swigluChunk, func(lo, hi int) {
 		u := up[lo:hi]
 		for i, g := range gate[lo:hi] {
 			gate[lo+i] = g / (1 + exp32(-g)) * u[i]

@@ -27,6 +27,7 @@ type job struct {
 	n     int
 	chunk int
 	next  atomic.Int64
+	left  atomic.Int32 // workers that took the job and have not finished it
 	wg    sync.WaitGroup
 }
 
@@ -75,6 +76,7 @@ func (w *worker) take() bool {
 		return false
 	}
 	j.run()
+	j.left.Add(-1)
 	j.wg.Done() // j may be reused from here on: do not touch it again
 	return true
 }
@@ -112,6 +114,23 @@ func (p *pool) loop(w *worker) {
 			continue
 		}
 		<-w.wake
+	}
+}
+
+// waitSpins bounds how long (in polls) the caller polls for the workers to
+// finish a job before blocking on its WaitGroup.
+const waitSpins = 1 << 14
+
+// waitWorkers polls until the workers that took j are done, for a bounded time.
+// A caller parked in WaitGroup.Wait is readied onto the finishing worker's P,
+// where it waits behind the worker's own polling loop until another P steals it
+// (tens of µs on a 2-core VM); a decode step has a hundred such hand-offs, each
+// normally only a few µs apart, so polling is the cheaper wait.
+func waitWorkers(j *job) {
+	for i := 1; i <= waitSpins && j.left.Load() > 0; i++ {
+		if i&255 == 0 {
+			osYield()
+		}
 	}
 }
 
@@ -186,12 +205,14 @@ func parallelFor(n, chunk int, fn func(lo, hi int)) {
 			continue
 		}
 		want--
+		j.left.Add(1)
 		if w.state.CompareAndSwap(1, 0) {
 			w.wake <- struct{}{}
 		}
 	}
 	poolMu.RUnlock()
 	j.run()
+	waitWorkers(j)
 	j.wg.Wait()
 	j.fn = nil
 	jobs.Put(j)
