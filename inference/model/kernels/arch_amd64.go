@@ -200,12 +200,7 @@ func f32x2RowsAVX2(out []float32, ostride int, w []float32, cols int, x []float3
 			f32Dot4x2AVX2(&w[r*cols], uintptr(cols)*4, &x[0], uintptr(cols)*4, n, &out[r], uintptr(ostride)*4)
 		}
 		if n < cols {
-			for t := range 2 {
-				xt := x[t*cols+n : (t+1)*cols]
-				for rr := lo; rr < r; rr++ {
-					out[t*ostride+rr] += dotF32Go(w[rr*cols+n:(rr+1)*cols], xt)
-				}
-			}
+			f32TailX2(out, ostride, w, cols, x, n, lo, r)
 		}
 	}
 	for t := range 2 {
@@ -227,15 +222,7 @@ func bf16x2RowsAVX2(out []float32, ostride int, w []uint16, cols int, x []float3
 			bf16Dot4x2AVX2(&w[r*cols], uintptr(cols)*2, &x[0], uintptr(cols)*4, n, &out[r], uintptr(ostride)*4)
 		}
 		if n < cols {
-			for t := range 2 {
-				for rr := lo; rr < r; rr++ {
-					var s float32
-					for c := n; c < cols; c++ {
-						s += BF16ToF32(w[rr*cols+c]) * x[t*cols+c]
-					}
-					out[t*ostride+rr] += s
-				}
-			}
+			bf16TailX2(out, ostride, w, cols, x, n, lo, r)
 		}
 	}
 	for t := range 2 {
@@ -296,4 +283,27 @@ func sumF32Fast(p []float32) float32 {
 		s += v
 	}
 	return s
+}
+
+// f32TailX2 and bf16TailX2 add the columns [n, cols) that the two-token assembly kernels (which take
+// whole vectors only) left out, for rows [lo, r) and both tokens; every instruction set shares them.
+func f32TailX2(out []float32, ostride int, w []float32, cols int, x []float32, n, lo, r int) {
+	for t := range 2 {
+		xt := x[t*cols+n : (t+1)*cols]
+		for rr := lo; rr < r; rr++ {
+			out[t*ostride+rr] += dotF32Go(w[rr*cols+n:(rr+1)*cols], xt)
+		}
+	}
+}
+
+func bf16TailX2(out []float32, ostride int, w []uint16, cols int, x []float32, n, lo, r int) {
+	for t := range 2 {
+		for rr := lo; rr < r; rr++ {
+			var s float32
+			for c := n; c < cols; c++ {
+				s += BF16ToF32(w[rr*cols+c]) * x[t*cols+c]
+			}
+			out[t*ostride+rr] += s
+		}
+	}
 }

@@ -144,12 +144,7 @@ func f32x2RowsAVX512(out []float32, ostride int, w []float32, cols int, x []floa
 		f32Dot4x2AVX512(&w[r*cols], uintptr(cols)*4, &x[0], uintptr(cols)*4, n, &out[r], uintptr(ostride)*4)
 	}
 	if n < cols {
-		for t := range 2 {
-			xt := x[t*cols+n : (t+1)*cols]
-			for rr := lo; rr < r; rr++ {
-				out[t*ostride+rr] += dotF32Go(w[rr*cols+n:(rr+1)*cols], xt)
-			}
-		}
+		f32TailX2(out, ostride, w, cols, x, n, lo, r)
 	}
 	for t := range 2 {
 		f32RowsAVX512(out[t*ostride:], w, cols, x[t*cols:(t+1)*cols], r, hi)
@@ -173,15 +168,7 @@ func bf16x2RowsAVX512(out []float32, ostride int, w []uint16, cols int, x []floa
 		bf16Dot4x2AVX512(&w[r*cols], uintptr(cols)*2, &x[0], uintptr(cols)*4, n, &out[r], uintptr(ostride)*4)
 	}
 	if n < cols {
-		for t := range 2 {
-			for rr := lo; rr < r; rr++ {
-				var s float32
-				for c := n; c < cols; c++ {
-					s += BF16ToF32(w[rr*cols+c]) * x[t*cols+c]
-				}
-				out[t*ostride+rr] += s
-			}
-		}
+		bf16TailX2(out, ostride, w, cols, x, n, lo, r)
 	}
 	for t := range 2 {
 		bf16RowsAVX512(out[t*ostride:], w, cols, x[t*cols:(t+1)*cols], r, hi)
