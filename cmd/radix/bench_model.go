@@ -2,6 +2,8 @@ package main
 
 import (
 	"fmt"
+	"os"
+	"runtime/pprof"
 
 	"github.com/spf13/cobra"
 
@@ -15,6 +17,7 @@ func init() {
 		var (
 			path, dtype, kvType string
 			kernelPath          string
+			cpuProfile          string
 			opts                modelbench.Options
 			portable            bool
 		)
@@ -43,6 +46,17 @@ machine's streaming read bandwidth, measured in the same run, that decode achiev
 				}
 				defer m.Close()
 				opts.Log = cmd.ErrOrStderr()
+				if cpuProfile != "" {
+					f, err := os.Create(cpuProfile)
+					if err != nil {
+						return fmt.Errorf("bench model: --cpuprofile: %w", err)
+					}
+					defer f.Close()
+					if err := pprof.StartCPUProfile(f); err != nil {
+						return fmt.Errorf("bench model: --cpuprofile: %w", err)
+					}
+					defer pprof.StopCPUProfile()
+				}
 				r, err := modelbench.Run(cmd.Context(), m, opts)
 				if err != nil {
 					return err
@@ -60,6 +74,7 @@ machine's streaming read bandwidth, measured in the same run, that decode achiev
 		f.IntVar(&opts.DecodeSteps, "steps", 16, "timed decode steps per batch size")
 		f.IntVar(&opts.DecodeContext, "context", 64, "prompt length of each sequence before decode is timed")
 		f.Int64Var(&opts.BandwidthBytes, "bandwidth-bytes", 512<<20, "buffer size of the streaming-read bandwidth measurement")
+		f.StringVar(&cpuProfile, "cpuprofile", "", "write a CPU profile of the run to this file (go tool pprof)")
 		f.BoolVar(&portable, "portable", false, "use the portable Go kernels (baseline for the assembly)")
 		f.StringVar(&kernelPath, "kernels", "", fmt.Sprintf("kernel path to use, one of %v on this CPU (default: the best; env RADIX_KERNELS does the same)", kernels.KernelPaths()))
 		return c

@@ -193,6 +193,25 @@ func MatMulMulti(outs [][]float32, ws []*Matrix, x []float32, n int) {
 	matMulMulti(outs, ws, x, n)
 }
 
+// decodeChunkBytes is the weight bytes one grab of a matrix-vector product
+// covers. Each grab starts a new run of rows, whose first reads wait on DRAM
+// before the prefetches get ahead: on a 2-core AMD EPYC, q8_0 matvec read 87% as
+// fast as a pure streaming read with 64-row (128 KiB) grabs and 91% with 256-row
+// (512 KiB) ones, measured interleaved.
+const decodeChunkBytes = 512 << 10
+
+// decodeChunk is the rows per grab of a one-token product over w: about
+// decodeChunkBytes of weights, but no fewer than two grabs per thread, so that
+// a thread slowed by a neighbour on a shared machine hands work to the others.
+func decodeChunk(w *Matrix) int {
+	rowBytes := max(1, int(w.Bytes()/int64(max(1, w.Rows))))
+	c := max(chunkRows, (decodeChunkBytes/rowBytes)&^3)
+	if lim := (w.Rows / (2 * Threads())) &^ 3; c > lim {
+		c = max(chunkRows, lim)
+	}
+	return c
+}
+
 // maxMulti bounds how many matrices one call takes, so that the per-matrix
 // bookkeeping lives in fixed arrays.
 const maxMulti = 8
@@ -226,7 +245,10 @@ func matMulMulti(outs [][]float32, ws []*Matrix, x []float32, n int) {
 		}
 		checkMatVec(outs[i], w, x, n)
 		c := chunkRows
-		if n > 1 && w.Rows/c < 4*Threads() {
+		switch {
+		case n == 1:
+			c = decodeChunk(w)
+		case w.Rows/c < 4*Threads():
 			c = max(4, (w.Rows/(4*Threads()))&^3) // keep every thread busy on short matrices
 		}
 		int8 := (w.Type == Q8_0 && fns.q8 != nil) || (w.Type == Q4_0 && fns.q4 != nil)
