@@ -50,6 +50,9 @@ func axpyAVX2(y, x *float32, a float32, n int)
 //go:noescape
 func sumAVX2(p *float32, n int) float32
 
+//go:noescape
+func quantQ8AVX2(q *int8, s *float32, x *float32, nb int)
+
 var avx2Fns, avx512Fns, vnniFns rowFns
 
 func init() {
@@ -63,6 +66,7 @@ func init() {
 	avx2Fns.q8x2 = q8x2RowsAVX2
 	avx2Fns.dot = dotFast
 	avx2Fns.axpy = axpyFast
+	avx2Fns.quantQ8 = quantizeQ8RowAVX2
 
 	// avx512: ZMM f32 and bf16 matvec and two-token matmul; the rest as avx2.
 	avx512Fns = avx2Fns
@@ -306,4 +310,14 @@ func bf16TailX2(out []float32, ostride int, w []uint16, cols int, x []float32, n
 			out[t*ostride+rr] += s
 		}
 	}
+}
+
+func quantizeQ8RowAVX2(q []int8, scales []float32, x []float32) {
+	nb := len(x) / BlockSize
+	if nb == 0 {
+		return
+	}
+	_ = q[nb*BlockSize-1]
+	_ = scales[nb-1]
+	quantQ8AVX2(&q[0], &scales[0], &x[0], nb)
 }

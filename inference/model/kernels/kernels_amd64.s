@@ -478,6 +478,7 @@ TEXT ·q8Dot4x2AVX2(SB), NOSPLIT, $0-72
 	SHLQ $5, R14           // token stride of the quants
 	MOVQ CX, R12
 	SHLQ $2, R12           // token stride of the scales
+	LEAQ (SI)(DX*4), R15   // the next four rows, prefetched as in q8Dot4AVX2
 	VXORPS Y0, Y0, Y0
 	VXORPS Y1, Y1, Y1
 	VXORPS Y2, Y2, Y2
@@ -488,6 +489,11 @@ TEXT ·q8Dot4x2AVX2(SB), NOSPLIT, $0-72
 	VXORPS Y7, Y7, Y7
 
 q8d4x2loop:
+	PREFETCHT0 (R15)
+	PREFETCHT0 64(R15)
+	PREFETCHT1 (R15)(DX*8)
+	PREFETCHT1 64(R15)(DX*8)
+	ADDQ $128, R15
 	VMOVDQU (AX), Y8
 	VMOVDQU (AX)(R14*1), Y9
 	VPSIGNB Y8, Y8, Y8
@@ -546,8 +552,14 @@ TEXT ·f32Dot4x2AVX2(SB), NOSPLIT, $0-56
 	VXORPS Y7, Y7, Y7
 	SHLQ $2, CX
 	XORQ R12, R12
+	LEAQ (SI)(DX*4), R13   // the next four rows, prefetched as in f32Dot4AVX2
 
 f32d4x2loop:
+	PREFETCHT0 (R13)
+	PREFETCHT0 64(R13)
+	PREFETCHT1 (R13)(DX*8)
+	PREFETCHT1 64(R13)(DX*8)
+	ADDQ $128, R13
 	VMOVUPS (AX)(R12*1), Y8
 	VMOVUPS (R14)(R12*1), Y9
 	F32ROW2((SI)(R12*1), Y0, Y1)
@@ -594,8 +606,12 @@ TEXT ·bf16Dot4x2AVX2(SB), NOSPLIT, $0-56
 	VXORPS Y7, Y7, Y7
 	SHLQ $1, CX
 	XORQ R12, R12          // byte offset into the rows; x offset is twice it
+	LEAQ (SI)(DX*4), R13   // the next four rows, prefetched as in bf16Dot4AVX2
 
 bf16d4x2loop:
+	PREFETCHT0 (R13)
+	PREFETCHT1 (R13)(DX*8)
+	ADDQ $64, R13
 	VMOVUPS (AX)(R12*2), Y8
 	VMOVUPS (R14)(R12*2), Y9
 	BF16ROW2((SI)(R12*1), Y0, Y1)
@@ -611,5 +627,99 @@ bf16d4x2loop:
 	REDUCE4X(Y0, Y2, Y4, Y6, X0, Y8, X8, BX)
 	ADDQ DX, BX
 	REDUCE4X(Y1, Y3, Y5, Y7, X1, Y8, X8, BX)
+	VZEROUPPER
+	RET
+
+// ---- Q8_0 quantisation of activations ----
+
+DATA q8qconst<>+0(SB)/4, $0x7fffffff  // |x| mask
+DATA q8qconst<>+4(SB)/4, $0x80000000  // sign mask
+DATA q8qconst<>+8(SB)/4, $1.0
+DATA q8qconst<>+12(SB)/4, $0.5
+DATA q8qconst<>+16(SB)/4, $127.0
+GLOBL q8qconst<>(SB), RODATA|NOPTR, $20
+
+DATA q8qperm<>+0(SB)/4, $0
+DATA q8qperm<>+4(SB)/4, $4
+DATA q8qperm<>+8(SB)/4, $1
+DATA q8qperm<>+12(SB)/4, $5
+DATA q8qperm<>+16(SB)/4, $2
+DATA q8qperm<>+20(SB)/4, $6
+DATA q8qperm<>+24(SB)/4, $3
+DATA q8qperm<>+28(SB)/4, $7
+GLOBL q8qperm<>(SB), RODATA|NOPTR, $32
+
+// Q8ROUND scales V by id (Y11) and rounds half away from zero, as the portable
+// quantiser does (not the round-half-even of VROUNDPS mode 0): t = trunc(p),
+// then ±1 where |p - t| ≥ 0.5, all exact in float32; to int32 in V.
+#define Q8ROUND(V, T, F, S) \
+	VMULPS Y11, V, V \
+	VROUNDPS $3, V, T \
+	VSUBPS T, V, F \
+	VANDPS Y15, F, F \
+	VCMPPS $13, Y12, F, F \
+	VANDPS Y14, V, S \
+	VORPS Y13, S, S \
+	VANDPS F, S, S \
+	VADDPS S, T, V \
+	VCVTTPS2DQ V, V
+
+// func quantQ8AVX2(q *int8, s *float32, x *float32, nb int)
+// nb blocks of 32 floats at x to Q8_0: scale max|x|/127 to s, quants to q.
+TEXT ·quantQ8AVX2(SB), NOSPLIT, $0-32
+	MOVQ q+0(FP), DX
+	MOVQ s+8(FP), DI
+	MOVQ x+16(FP), SI
+	MOVQ nb+24(FP), CX
+	VBROADCASTSS q8qconst<>+0(SB), Y15
+	VBROADCASTSS q8qconst<>+4(SB), Y14
+	VBROADCASTSS q8qconst<>+8(SB), Y13
+	VBROADCASTSS q8qconst<>+12(SB), Y12
+	VMOVDQU q8qperm<>(SB), Y10
+	VMOVSS q8qconst<>+16(SB), X9
+	VXORPS X8, X8, X8
+	TESTQ CX, CX
+	JZ   q8qdone
+
+q8qloop:
+	VMOVUPS (SI), Y0
+	VMOVUPS 32(SI), Y1
+	VMOVUPS 64(SI), Y2
+	VMOVUPS 96(SI), Y3
+	VANDPS Y15, Y0, Y4
+	VANDPS Y15, Y1, Y5
+	VANDPS Y15, Y2, Y6
+	VANDPS Y15, Y3, Y7
+	VMAXPS Y5, Y4, Y4
+	VMAXPS Y7, Y6, Y6
+	VMAXPS Y6, Y4, Y4
+	VEXTRACTF128 $1, Y4, X5
+	VMAXPS X5, X4, X4
+	VPERMILPS $0x4E, X4, X5
+	VMAXPS X5, X4, X4
+	VPERMILPS $0xB1, X4, X5
+	VMAXPS X5, X4, X4     // max|x| in every lane
+	VDIVSS X9, X4, X6     // d = max/127
+	VMOVSS X6, (DI)
+	VDIVSS X6, X13, X7    // 1/d
+	VCMPSS $4, X8, X6, X6 // d != 0
+	VANDPS X6, X7, X7     // id = 0 when d = 0, as the portable code
+	VBROADCASTSS X7, Y11
+	Q8ROUND(Y0, Y4, Y5, Y6)
+	Q8ROUND(Y1, Y4, Y5, Y6)
+	Q8ROUND(Y2, Y4, Y5, Y6)
+	Q8ROUND(Y3, Y4, Y5, Y6)
+	VPACKSSDW Y1, Y0, Y0
+	VPACKSSDW Y3, Y2, Y2
+	VPACKSSWB Y2, Y0, Y0
+	VPERMD Y0, Y10, Y0
+	VMOVDQU Y0, (DX)
+	ADDQ $128, SI
+	ADDQ $32, DX
+	ADDQ $4, DI
+	DECQ CX
+	JNZ  q8qloop
+
+q8qdone:
 	VZEROUPPER
 	RET

@@ -23,15 +23,18 @@ type rowFns struct {
 	// vector helpers of the small kernels (attention)
 	dot  func(a, b []float32) float32
 	axpy func(y []float32, a float32, x []float32)
+	// quantQ8 is QuantizeQ8Row: activations to Q8_0 before the int8 products.
+	quantQ8 func(q []int8, scales []float32, x []float32)
 }
 
 var (
 	portableFns = rowFns{
-		f32:  f32RowsGo,
-		bf16: bf16RowsGo,
-		f16:  f16RowsGo,
-		dot:  dotF32Go,
-		axpy: axpyGo,
+		f32:     f32RowsGo,
+		bf16:    bf16RowsGo,
+		f16:     f16RowsGo,
+		dot:     dotF32Go,
+		quantQ8: quantizeQ8RowGo,
+		axpy:    axpyGo,
 	}
 	fastFns rowFns // the best path's kernels, filled by the architecture's init
 	active  = &portableFns

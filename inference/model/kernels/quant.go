@@ -60,6 +60,11 @@ func Quantize(m *Matrix, to DType) (*Matrix, error) {
 // of 32, d = max|x|/127 and q = round(x/d), computed as x*(1/d) in float32 with
 // ties away from zero. An all-zero block gets d = 0 and zero quants.
 func QuantizeQ8Row(q []int8, scales []float32, x []float32) {
+	active.quantQ8(q, scales, x)
+}
+
+// quantizeQ8RowGo is QuantizeQ8Row in Go: the twin of the vector versions.
+func quantizeQ8RowGo(q []int8, scales []float32, x []float32) {
 	for b := range len(x) / BlockSize {
 		blk := x[b*BlockSize : b*BlockSize+BlockSize]
 		var amax float32

@@ -140,3 +140,57 @@ func TestQuantizeQ8RowRounding(t *testing.T) {
 		}
 	}
 }
+
+// TestFastQuantizeQ8MatchesGo checks every fast path's activation quantiser
+// against the Go twin bit for bit: random blocks over many magnitudes, an
+// all-zero block, negative zeros, and blocks built so that x·(1/d) lands
+// exactly on halves, where round-half-away and round-half-even differ.
+func TestFastQuantizeQ8MatchesGo(t *testing.T) {
+	rng := rand.New(rand.NewPCG(9, 9))
+	const nb = 64
+	x := make([]float32, nb*BlockSize)
+	for b := range nb {
+		blk := x[b*BlockSize : (b+1)*BlockSize]
+		switch b % 4 {
+		case 0: // random, magnitudes from 1e-6 to 1e6
+			s := float32(math.Pow(10, rng.Float64()*12-6))
+			for i := range blk {
+				blk[i] = (rng.Float32()*2 - 1) * s
+			}
+		case 1: // zeros, some negative
+			for i := range blk {
+				if i%2 == 1 {
+					blk[i] = float32(math.Copysign(0, -1))
+				}
+			}
+		case 2: // max 127 so d = 1: halves are exact ties
+			for i := range blk {
+				blk[i] = float32(rng.IntN(253)-126) + 0.5
+			}
+			blk[0] = 127
+		default: // one large value among small ones
+			for i := range blk {
+				blk[i] = rng.Float32() * 1e-3
+			}
+			blk[rng.IntN(BlockSize)] = -50
+		}
+	}
+	wantQ, wantS := make([]int8, len(x)), make([]float32, nb)
+	quantizeQ8RowGo(wantQ, wantS, x)
+	forEachFastPath(t, func(t *testing.T, p *kernelPath) {
+		for _, n := range []int{0, 1, 3, nb} { // block counts, ragged included
+			q, s := make([]int8, len(x)), make([]float32, nb)
+			p.fns.quantQ8(q[:n*BlockSize], s[:n], x[:n*BlockSize])
+			for i := range n * BlockSize {
+				if q[i] != wantQ[i] {
+					t.Fatalf("%d blocks: q[%d] = %d, want %d (x = %g, d = %g)", n, i, q[i], wantQ[i], x[i], wantS[i/BlockSize])
+				}
+			}
+			for b := range n {
+				if math.Float32bits(s[b]) != math.Float32bits(wantS[b]) {
+					t.Fatalf("%d blocks: scale[%d] = %g, want %g", n, b, s[b], wantS[b])
+				}
+			}
+		}
+	})
+}
