@@ -51,6 +51,9 @@ func axpyAVX2(y, x *float32, a float32, n int)
 func sumAVX2(p *float32, n int) float32
 
 //go:noescape
+func int8PeakAVX2(iters int)
+
+//go:noescape
 func quantQ8AVX2(q *int8, s *float32, x *float32, nb int)
 
 var avx2Fns, avx512Fns, vnniFns rowFns
@@ -87,6 +90,7 @@ func init() {
 	)
 	if fastAvailable {
 		sumFast = sumF32Fast
+		int8PeakFast = int8PeakAVX2
 	}
 	selectKernels()
 }

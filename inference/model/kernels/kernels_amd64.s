@@ -723,3 +723,53 @@ q8qloop:
 q8qdone:
 	VZEROUPPER
 	RET
+
+// ---- compute ceiling probe ----
+
+// func int8PeakAVX2(iters int)
+// iters rounds of eight independent VPMADDUBSW → VPMADDWD → VPADDD chains: 256
+// int8 multiply-adds a round, the arithmetic of the Q8_0 kernels with nothing
+// else (MeasureInt8Peak).
+TEXT ·int8PeakAVX2(SB), NOSPLIT, $0-8
+	MOVQ iters+0(FP), CX
+	VPCMPEQW Y15, Y15, Y15
+	VPSRLW $15, Y15, Y15   // int16 ones
+	VPABSB Y15, Y14
+	VPXOR Y8, Y8, Y8
+	VPXOR Y9, Y9, Y9
+	VPXOR Y10, Y10, Y10
+	VPXOR Y11, Y11, Y11
+	TESTQ CX, CX
+	JZ   peakdone
+
+peakloop:
+	VPMADDUBSW Y15, Y14, Y0
+	VPMADDUBSW Y15, Y14, Y1
+	VPMADDUBSW Y15, Y14, Y2
+	VPMADDUBSW Y15, Y14, Y3
+	VPMADDUBSW Y15, Y14, Y4
+	VPMADDUBSW Y15, Y14, Y5
+	VPMADDUBSW Y15, Y14, Y6
+	VPMADDUBSW Y15, Y14, Y7
+	VPMADDWD Y15, Y0, Y0
+	VPMADDWD Y15, Y1, Y1
+	VPMADDWD Y15, Y2, Y2
+	VPMADDWD Y15, Y3, Y3
+	VPMADDWD Y15, Y4, Y4
+	VPMADDWD Y15, Y5, Y5
+	VPMADDWD Y15, Y6, Y6
+	VPMADDWD Y15, Y7, Y7
+	VPADDD Y0, Y8, Y8
+	VPADDD Y1, Y9, Y9
+	VPADDD Y2, Y10, Y10
+	VPADDD Y3, Y11, Y11
+	VPADDD Y4, Y8, Y8
+	VPADDD Y5, Y9, Y9
+	VPADDD Y6, Y10, Y10
+	VPADDD Y7, Y11, Y11
+	DECQ CX
+	JNZ  peakloop
+
+peakdone:
+	VZEROUPPER
+	RET

@@ -50,3 +50,17 @@ func TestMeasureReadBandwidth(t *testing.T) {
 		t.Fatalf("bandwidth %g, err %v", bw, err)
 	}
 }
+
+func TestMeasureInt8Peak(t *testing.T) {
+	mac, ok := MeasureInt8Peak()
+	if !ok {
+		if int8PeakFast != nil {
+			t.Fatal("MeasureInt8Peak says no path, but the CPU has one")
+		}
+		t.Skip("no int8 fast path on this CPU")
+	}
+	// A measurement, not a speed requirement: only its form is checked.
+	if !(mac > 0) || math.IsInf(mac, 0) {
+		t.Fatalf("int8 peak %v MAC/s is not a measurement", mac)
+	}
+}

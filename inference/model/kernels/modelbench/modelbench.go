@@ -5,6 +5,7 @@ import (
 	"fmt"
 	"io"
 	"math/rand/v2"
+	"slices"
 	"text/tabwriter"
 	"time"
 
@@ -52,6 +53,9 @@ type Prefill struct {
 	Seconds   float64
 	TokPerSec float64
 	Cores     float64 // CPU seconds per wall second the process got meanwhile (0: unknown)
+	// PeakFraction is the matrix multiply-adds per second over Result.Int8Peak
+	// (0 when there is no peak).
+	PeakFraction float64
 }
 
 // Decode is the decode throughput at one batch size.
@@ -62,12 +66,14 @@ type Decode struct {
 	TokPerSec   float64 // Batch / StepSeconds
 	// BytesPerStep is what one step reads: the weights once, plus each sequence's KV.
 	BytesPerStep float64
-	// Bandwidth is the streaming read bandwidth measured just before this phase
-	// (on a shared machine it drifts); BandwidthFraction is BytesPerStep /
-	// StepSeconds over it.
+	// Bandwidth is the median of streaming-read passes taken one before each
+	// timed step (on a shared machine it drifts by tens of percent within a
+	// minute); BandwidthFraction is the median over steps of the step's read rate
+	// (BytesPerStep over its time) divided by the pass just before it.
 	Bandwidth         float64
 	BandwidthFraction float64
 	Cores             float64 // CPU seconds per wall second during the timed steps
+	PeakFraction      float64 // matrix multiply-adds per second over Result.Int8Peak (0: no peak)
 }
 
 // Result is one run of the benchmark.
@@ -79,8 +85,15 @@ type Result struct {
 	WeightBytes int64   // bytes of weight matrices one decode step streams (the model's count)
 	KVBytes     float64 // bytes per attended position per sequence (all layers, K and V)
 	Bandwidth   float64 // bytes/s, streaming read on Threads threads, same run
-	Prefill     []Prefill
-	Decode      []Decode
+	// Int8Peak is the int8 multiply-adds per second the kernels' instruction
+	// pair can issue on Threads threads (kernels.MeasureInt8Peak), measured in
+	// this run when the kernels in use are the AVX2 ones; 0 otherwise.
+	Int8Peak float64
+	// MatMACs is the multiply-adds of one token's matrix products (every
+	// layer's projections and the logits), the work prefill does per token.
+	MatMACs float64
+	Prefill []Prefill
+	Decode  []Decode
 }
 
 // Run measures m with the kernels' worker pool set to o.Threads threads (restored
@@ -99,6 +112,15 @@ func Run(ctx context.Context, m *model.Model, o Options) (*Result, error) {
 		return nil, fmt.Errorf("bench model: %w", err)
 	}
 	r.Bandwidth = bw
+	if r.Kernels == "avx2" {
+		fmt.Fprintf(o.Log, "measuring the int8 multiply-add peak on %d threads...\n", r.Threads)
+		r.Int8Peak, _ = kernels.MeasureInt8Peak()
+	}
+	r.MatMACs = matMACs(cfg)
+	probe, err := kernels.NewBandwidthProbe(o.BandwidthBytes)
+	if err != nil {
+		return nil, fmt.Errorf("bench model: %w", err)
+	}
 
 	maxBatch := 1
 	for _, b := range o.Batches {
@@ -135,24 +157,25 @@ func Run(ctx context.Context, m *model.Model, o Options) (*Result, error) {
 		if err != nil {
 			return nil, err
 		}
-		r.Prefill = append(r.Prefill, Prefill{Tokens: n, Seconds: sec, TokPerSec: float64(n) / sec, Cores: (processCPU() - c0).Seconds() / sec})
+		p := Prefill{Tokens: n, Seconds: sec, TokPerSec: float64(n) / sec, Cores: (processCPU() - c0).Seconds() / sec}
+		if r.Int8Peak > 0 {
+			p.PeakFraction = p.TokPerSec * r.MatMACs / r.Int8Peak
+		}
+		r.Prefill = append(r.Prefill, p)
 	}
 	for _, b := range o.Batches {
 		if err := ctx.Err(); err != nil {
 			return nil, err
 		}
 		fmt.Fprintf(o.Log, "decode at batch %d...\n", b)
-		bw, err := kernels.MeasureReadBandwidth(o.BandwidthBytes, r.Threads)
-		if err != nil {
-			return nil, fmt.Errorf("bench model: %w", err)
-		}
-		d, err := decode(ctx, m, pool, rng, b, o.DecodeContext, o.DecodeSteps, logits)
+		bytesPerStep := float64(r.WeightBytes) + float64(b)*r.KVBytes*(float64(o.DecodeContext)+float64(o.DecodeSteps)/2)
+		d, err := decode(ctx, m, pool, rng, b, o.DecodeContext, o.DecodeSteps, logits, probe, bytesPerStep)
 		if err != nil {
 			return nil, err
 		}
-		d.BytesPerStep = float64(r.WeightBytes) + float64(b)*r.KVBytes*(float64(o.DecodeContext)+float64(o.DecodeSteps)/2)
-		d.Bandwidth = bw
-		d.BandwidthFraction = d.BytesPerStep / d.StepSeconds / bw
+		if r.Int8Peak > 0 {
+			d.PeakFraction = d.TokPerSec * r.MatMACs / r.Int8Peak
+		}
 		r.Decode = append(r.Decode, d)
 	}
 	return r, nil
@@ -190,7 +213,9 @@ func prefill(ctx context.Context, m *model.Model, pool *kvcache.Pool, rng *rand.
 	return time.Since(start).Seconds(), ctx.Err()
 }
 
-func decode(ctx context.Context, m *model.Model, pool *kvcache.Pool, rng *rand.Rand, batch, prompt, steps int, logits [][]float32) (Decode, error) {
+// decode times steps decode steps of batch sequences after a prompt of prompt
+// tokens each, with one pass of probe just before every timed step.
+func decode(ctx context.Context, m *model.Model, pool *kvcache.Pool, rng *rand.Rand, batch, prompt, steps int, logits [][]float32, probe *kernels.BandwidthProbe, bytesPerStep float64) (Decode, error) {
 	vocab := m.Config().Vocab
 	seqs := make([]*seqState, batch)
 	defer func() {
@@ -213,6 +238,7 @@ func decode(ctx context.Context, m *model.Model, pool *kvcache.Pool, rng *rand.R
 	}
 	batchSeqs := make([]model.Seq, batch)
 	var total, cpu time.Duration
+	var bws, fracs []float64
 	// Step 0 is untimed: it settles caches and the worker pool at this batch size.
 	for step := 0; step <= steps; step++ {
 		if err := ctx.Err(); err != nil {
@@ -224,17 +250,46 @@ func decode(ctx context.Context, m *model.Model, pool *kvcache.Pool, rng *rand.R
 			s.slots = pool.Slots(s.slots[:0], s.pages, pos+1)
 			batchSeqs[i] = model.Seq{Tokens: []int32{tok}, Pos: pos, Slots: s.slots}
 		}
+		var bw float64
+		if step > 0 {
+			bw = probe.Pass()
+		}
 		start, c0 := time.Now(), processCPU()
 		if err := m.Forward(batchSeqs, pool, logits[:batch]); err != nil {
 			return Decode{}, fmt.Errorf("bench model: decode step %d at batch %d: %w", step, batch, err)
 		}
 		if step > 0 {
-			total += time.Since(start)
+			el := time.Since(start)
+			total += el
 			cpu += processCPU() - c0
+			bws = append(bws, bw)
+			fracs = append(fracs, bytesPerStep/el.Seconds()/bw)
 		}
 	}
 	st := total.Seconds() / float64(steps)
-	return Decode{Batch: batch, Steps: steps, StepSeconds: st, TokPerSec: float64(batch) / st, Cores: cpu.Seconds() / total.Seconds()}, nil
+	return Decode{Batch: batch, Steps: steps, StepSeconds: st, TokPerSec: float64(batch) / st, Cores: cpu.Seconds() / total.Seconds(),
+		BytesPerStep: bytesPerStep, Bandwidth: median(bws), BandwidthFraction: median(fracs)}, nil
+}
+
+// median of xs (which it sorts); 0 for none.
+func median(xs []float64) float64 {
+	if len(xs) == 0 {
+		return 0
+	}
+	slices.Sort(xs)
+	n := len(xs)
+	if n%2 == 1 {
+		return xs[n/2]
+	}
+	return (xs[n/2-1] + xs[n/2]) / 2
+}
+
+// matMACs counts the multiply-adds of one token's matrix products: per layer
+// q, k, v, o and the three SwiGLU projections, then the logits.
+func matMACs(c model.Config) float64 {
+	q, kv := c.Heads*c.HeadDim, c.KVHeads*c.HeadDim
+	layer := c.Hidden*(q+2*kv) + q*c.Hidden + 3*c.Hidden*c.FFN
+	return float64(c.Layers*layer + c.Vocab*c.Hidden)
 }
 
 // Write prints the result as the table `radix bench model` shows.
@@ -242,20 +297,30 @@ func (r *Result) Write(w io.Writer) error {
 	c := r.Config
 	fmt.Fprintf(w, "model: %s, %d layers, hidden %d, ffn %d, heads %d/%d, vocab %d; weights %s; kernels %s; %d threads\n",
 		c.Arch, c.Layers, c.Hidden, c.FFN, c.Heads, c.KVHeads, c.Vocab, r.WeightType, r.Kernels, r.Threads)
-	fmt.Fprintf(w, "read bandwidth (streaming sum, %d threads, this run): %.1f GB/s at start; decode rows use the value measured just before each\n", r.Threads, r.Bandwidth/1e9)
+	fmt.Fprintf(w, "read bandwidth (streaming sum, %d threads, this run): %.1f GB/s at start; decode rows: median of passes taken one before each step, and the median of each step's ratio to its pass\n", r.Threads, r.Bandwidth/1e9)
+	if r.Int8Peak > 0 {
+		fmt.Fprintf(w, "int8 multiply-add peak (VPMADDUBSW+VPMADDWD chains, %d threads, this run): %.0f GMAC/s; %.2f GMAC of matrix products per token: prefill ceiling %.0f tok/s\n",
+			r.Threads, r.Int8Peak/1e9, r.MatMACs/1e9, r.Int8Peak/r.MatMACs)
+	}
 	fmt.Fprintf(w, "weights read per decoded token: %.3f GB (+ %.1f KiB of KV per attended position)\n", float64(r.WeightBytes)/1e9, r.KVBytes/1024)
 	if len(r.Decode) > 0 {
 		d := r.Decode[0]
 		fmt.Fprintf(w, "decode ceiling at batch %d (bandwidth / bytes per step): %.1f tok/s\n", d.Batch, float64(d.Batch)*d.Bandwidth/d.BytesPerStep)
 	}
 	tw := tabwriter.NewWriter(w, 0, 0, 2, ' ', tabwriter.AlignRight)
-	fmt.Fprintln(tw, "\nphase\tbatch\ttokens\ttok/s\tms/step\tGB/step\tGB/s read\tof bandwidth\tcores used\t")
+	peak := func(f float64) string {
+		if f <= 0 {
+			return ""
+		}
+		return fmt.Sprintf("%.0f%%", 100*f)
+	}
+	fmt.Fprintln(tw, "\nphase\tbatch\ttokens\ttok/s\tms/step\tGB/step\tGB/s read\tof bandwidth\tof int8 peak\tcores used\t")
 	for _, p := range r.Prefill {
-		fmt.Fprintf(tw, "prefill\t1\t%d\t%.1f\t%.0f\t\t\t\t%.2f\t\n", p.Tokens, p.TokPerSec, p.Seconds*1e3, p.Cores)
+		fmt.Fprintf(tw, "prefill\t1\t%d\t%.1f\t%.0f\t\t\t\t%s\t%.2f\t\n", p.Tokens, p.TokPerSec, p.Seconds*1e3, peak(p.PeakFraction), p.Cores)
 	}
 	for _, d := range r.Decode {
-		fmt.Fprintf(tw, "decode\t%d\t%d\t%.2f\t%.1f\t%.3f\t%.1f\t%.0f%% of %.1f\t%.2f\t\n", d.Batch, d.Steps*d.Batch, d.TokPerSec, d.StepSeconds*1e3,
-			d.BytesPerStep/1e9, d.BytesPerStep/d.StepSeconds/1e9, 100*d.BandwidthFraction, d.Bandwidth/1e9, d.Cores)
+		fmt.Fprintf(tw, "decode\t%d\t%d\t%.2f\t%.1f\t%.3f\t%.1f\t%.0f%% of %.1f\t%s\t%.2f\t\n", d.Batch, d.Steps*d.Batch, d.TokPerSec, d.StepSeconds*1e3,
+			d.BytesPerStep/1e9, d.BytesPerStep/d.StepSeconds/1e9, 100*d.BandwidthFraction, d.Bandwidth/1e9, peak(d.PeakFraction), d.Cores)
 	}
 	if err := tw.Flush(); err != nil {
 		return err
