@@ -23,10 +23,13 @@
 //
 // The assembly: matrix-vector kernels take four rows at a time sharing every load
 // of x, with the reductions kept in vector registers to the end, and prefetch the
-// next row groups (into L1 one group ahead, L2 three ahead); MatMul applies
-// each chunk of 64 rows to all tokens while it is in cache, two tokens per pass
-// (4 rows × 2 tokens of accumulators), so weights stream from
-// memory once per call. MatVecMulti and MatMulMulti take several matrices over the
+// next row groups (into L1 one group ahead, L2 three ahead); a one-token product
+// hands rows to the pool about 512 KiB at a time, since every grab restarts the
+// prefetch streams. MatMul applies each chunk of 64 rows to all tokens while it
+// is in cache, two tokens per pass (4 rows × 2 tokens of accumulators, the next
+// rows prefetched as in the matvec), so weights stream from memory once per
+// call. Activations are quantised to Q8_0 in assembly too (QuantizeQ8Row,
+// bit-identical to the Go twin, halves rounded away from zero). MatVecMulti and MatMulMulti take several matrices over the
 // same activations (a layer's q, k, v; its gate and up) in one dispatch to the
 // pool, x quantised once, each matrix's rows split exactly as alone so results
 // are bit-identical to separate calls. bf16 widens to f32 by zero-extension and a 16-bit shift
@@ -63,6 +66,11 @@
 //     Block b of row r occupies the 16 bytes at Q4[(r*Cols/32+b)*16 ...]; byte j
 //     holds weight j of the block in its low nibble and weight j+16 in its high
 //     nibble. Its scale is at Scales[r*Cols/32+b].
+//
+// Measuring the machine: MeasureReadBandwidth and BandwidthProbe time a
+// streaming read (the decode ceiling); MeasureInt8Peak times the int8
+// multiply-add chains of the AVX2 Q8_0 kernels with nothing else (the prefill
+// ceiling). `radix bench model` reports against both, measured in the same run.
 //
 // This package knows nothing of models, tokens or the KV cache's bookkeeping: it
 // computes on slices it is given.
