@@ -343,7 +343,8 @@ func (e *Engine) Run(ctx context.Context) error {
 	}
 }
 
-// takeInbox moves new requests to the waiting queue, applies cancellations and runs invariant checks.
+// takeInbox moves new requests to the waiting queue, applies cancellations and the disaggregation
+// hand-offs, then runs invariant checks.
 func (e *Engine) takeInbox() {
 	e.mu.Lock()
 	in, cancels, checks := e.inbox, e.cancels, e.checks
@@ -354,10 +355,12 @@ func (e *Engine) takeInbox() {
 	for _, id := range cancels {
 		e.cancelOne(id)
 	}
+	e.pdTakeInbox()
+	// Checks last: a check answers for every call made before it, and a held
+	// prefill's Release (taken by pdTakeInbox) may have been one of them.
 	for _, ch := range checks {
 		ch <- e.checkInvariant()
 	}
-	e.pdTakeInbox()
 }
 
 func (e *Engine) cancelOne(id uint64) {
