@@ -40,11 +40,7 @@ func MeasureReadBandwidth(bytes int64, threads int) (float64, error) {
 	if err != nil {
 		return 0, err
 	}
-	best := 0.0
-	for range 3 {
-		best = max(best, p.Pass())
-	}
-	return best, nil
+	return p.Best(3), nil
 }
 
 // BandwidthProbe is a streaming-read measurement kept ready for repeated single
@@ -95,6 +91,15 @@ func (p *BandwidthProbe) Pass() float64 {
 		sink += s
 	}
 	return float64(n*4) / el
+}
+
+// Best returns the fastest of n passes.
+func (p *BandwidthProbe) Best(n int) float64 {
+	best := 0.0
+	for range n {
+		best = max(best, p.Pass())
+	}
+	return best
 }
 
 // int8PeakFast runs iters rounds of the int8 multiply-add chains of the fast

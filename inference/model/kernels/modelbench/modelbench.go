@@ -107,20 +107,18 @@ func Run(ctx context.Context, m *model.Model, o Options) (*Result, error) {
 	r := &Result{Config: cfg, WeightType: m.WeightType(), Kernels: kernels.Accelerated(), Threads: kernels.Threads(), WeightBytes: m.WeightBytes()}
 
 	fmt.Fprintf(o.Log, "measuring streaming read bandwidth over %d MiB on %d threads...\n", o.BandwidthBytes>>20, r.Threads)
-	bw, err := kernels.MeasureReadBandwidth(o.BandwidthBytes, r.Threads)
+	// One buffer serves the opening measurement and the passes between decode
+	// steps; the pool already runs r.Threads threads.
+	probe, err := kernels.NewBandwidthProbe(o.BandwidthBytes)
 	if err != nil {
 		return nil, fmt.Errorf("bench model: %w", err)
 	}
-	r.Bandwidth = bw
+	r.Bandwidth = probe.Best(3)
 	if r.Kernels == "avx2" {
 		fmt.Fprintf(o.Log, "measuring the int8 multiply-add peak on %d threads...\n", r.Threads)
 		r.Int8Peak, _ = kernels.MeasureInt8Peak()
 	}
 	r.MatMACs = matMACs(cfg)
-	probe, err := kernels.NewBandwidthProbe(o.BandwidthBytes)
-	if err != nil {
-		return nil, fmt.Errorf("bench model: %w", err)
-	}
 
 	maxBatch := 1
 	for _, b := range o.Batches {
