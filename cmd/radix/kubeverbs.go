@@ -33,6 +33,21 @@ func interruptible(cmd *cobra.Command) (context.Context, context.CancelFunc) {
 	return signal.NotifyContext(ctx, os.Interrupt)
 }
 
+// clusterRun makes a RunE of a verb that needs the cluster and nothing checked
+// before connecting: the context ends on Ctrl-C, the cluster is opened as the
+// global flags say, then run gets both.
+func clusterRun(g *globals, run func(ctx context.Context, cmd *cobra.Command, cl kube.Cluster, args []string) error) func(*cobra.Command, []string) error {
+	return func(cmd *cobra.Command, args []string) error {
+		ctx, cancel := interruptible(cmd)
+		defer cancel()
+		cl, err := openCluster(ctx, g)
+		if err != nil {
+			return err
+		}
+		return run(ctx, cmd, cl, args)
+	}
+}
+
 func lsCmd(g *globals) *cobra.Command {
 	var output string
 	c := &cobra.Command{
@@ -41,13 +56,7 @@ func lsCmd(g *globals) *cobra.Command {
 		Short:   "List the DynamoGraphDeployments (-A for all namespaces)",
 		Example: "  radix ls\n  radix ls -A -o json",
 		Args:    cobra.NoArgs,
-		RunE: func(cmd *cobra.Command, _ []string) error {
-			ctx, cancel := interruptible(cmd)
-			defer cancel()
-			cl, err := openCluster(ctx, g)
-			if err != nil {
-				return err
-			}
+		RunE: clusterRun(g, func(ctx context.Context, cmd *cobra.Command, cl kube.Cluster, _ []string) error {
 			wctx, stop := context.WithCancel(ctx)
 			defer stop()
 			snaps, err := cl.Watch(wctx, watchNamespace(g, cl))
@@ -95,7 +104,7 @@ func lsCmd(g *globals) *cobra.Command {
 				fmt.Fprintf(cmd.ErrOrStderr(), "no DynamoGraphDeployments in %s\n", where)
 			}
 			return t.Flush()
-		},
+		}),
 	}
 	outputFlag(c, &output)
 	return c
@@ -220,13 +229,7 @@ func deleteCmd(g *globals) *cobra.Command {
 		Short:   "Delete a DynamoGraphDeployment (--wait until its pods are gone)",
 		Example: "  radix delete sglang-aggregated-default --wait",
 		Args:    cobra.ExactArgs(1),
-		RunE: func(cmd *cobra.Command, args []string) error {
-			ctx, cancel := interruptible(cmd)
-			defer cancel()
-			cl, err := openCluster(ctx, g)
-			if err != nil {
-				return err
-			}
+		RunE: clusterRun(g, func(ctx context.Context, cmd *cobra.Command, cl kube.Cluster, args []string) error {
 			ns := cl.Info().Namespace
 			if !cl.Allowed(ctx, kube.ActionDelete, ns) {
 				return fmt.Errorf("not allowed to delete in %s (RBAC or --readonly)", ns)
@@ -241,7 +244,7 @@ func deleteCmd(g *globals) *cobra.Command {
 				return err
 			}
 			return drainProgress(cmd.OutOrStdout(), ch)
-		},
+		}),
 	}
 	c.Flags().BoolVar(&wait, "wait", false, "wait until the deployment's pods are gone")
 	c.Flags().DurationVar(&timeout, "timeout", 5*time.Minute, "how long --wait waits")
@@ -322,13 +325,7 @@ func gpusCmd(g *globals) *cobra.Command {
 		Use:   "gpus",
 		Short: "GPU inventory: nodes, capacity, allocatable, requested, holders, utilisation",
 		Args:  cobra.NoArgs,
-		RunE: func(cmd *cobra.Command, _ []string) error {
-			ctx, cancel := interruptible(cmd)
-			defer cancel()
-			cl, err := openCluster(ctx, g)
-			if err != nil {
-				return err
-			}
+		RunE: clusterRun(g, func(ctx context.Context, cmd *cobra.Command, cl kube.Cluster, _ []string) error {
 			rep, err := cl.GPUs(ctx)
 			if err != nil {
 				return err
@@ -373,7 +370,7 @@ func gpusCmd(g *globals) *cobra.Command {
 				fmt.Fprintln(cmd.ErrOrStderr(), "note:", rep.Note)
 			}
 			return nil
-		},
+		}),
 	}
 	outputFlag(c, &output)
 	return c
@@ -385,13 +382,7 @@ func cacheCmd(g *globals) *cobra.Command {
 		Use:   "cache NAME",
 		Short: "Prefix-cache and load figures of each worker (metrics, or parsed SGLang log lines)",
 		Args:  cobra.ExactArgs(1),
-		RunE: func(cmd *cobra.Command, args []string) error {
-			ctx, cancel := interruptible(cmd)
-			defer cancel()
-			cl, err := openCluster(ctx, g)
-			if err != nil {
-				return err
-			}
+		RunE: clusterRun(g, func(ctx context.Context, cmd *cobra.Command, cl kube.Cluster, args []string) error {
 			stats, err := cl.CacheStats(ctx, cl.Info().Namespace, args[0])
 			if err != nil {
 				return err
@@ -417,7 +408,7 @@ func cacheCmd(g *globals) *cobra.Command {
 				fmt.Fprintln(cmd.ErrOrStderr(), "no running worker or frontend pods with figures")
 			}
 			return t.Flush()
-		},
+		}),
 	}
 	outputFlag(c, &output)
 	return c
