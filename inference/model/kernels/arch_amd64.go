@@ -195,46 +195,47 @@ func q4RowsAVX2(out []float32, w []byte, ws []float32, cols int, xq []int8, xs [
 // columns through the one-token path, which handles its own tails.
 
 func f32x2RowsAVX2(out []float32, ostride int, w []float32, cols int, x []float32, lo, hi int) {
-	if hi <= lo {
-		return
-	}
-	n := cols &^ 7
-	x = x[:2*cols]
-	_ = w[hi*cols-1]
-	_ = out[ostride+hi-1]
-	r := lo
-	if n > 0 {
-		for ; r+4 <= hi; r += 4 {
-			f32Dot4x2AVX2(&w[r*cols], uintptr(cols)*4, &x[0], uintptr(cols)*4, n, &out[r], uintptr(ostride)*4)
-		}
-		if n < cols {
-			f32TailX2(out, ostride, w, cols, x, n, lo, r)
-		}
-	}
-	for t := range 2 {
-		f32RowsAVX2(out[t*ostride:], w, cols, x[t*cols:(t+1)*cols], r, hi)
-	}
+	x2Rows(out, ostride, w, cols, x, lo, hi, 8, f32Dot4x2AVX2, f32TailX2, f32RowsAVX2, nil)
 }
 
 func bf16x2RowsAVX2(out []float32, ostride int, w []uint16, cols int, x []float32, lo, hi int) {
+	x2Rows(out, ostride, w, cols, x, lo, hi, 8, bf16Dot4x2AVX2, bf16TailX2, bf16RowsAVX2, nil)
+}
+
+// x2Rows is the two-token wrapper of the f32 and bf16 paths of every instruction
+// set: kern takes whole groups of four rows over the first n = cols rounded down
+// to a multiple of width columns, tail adds those rows' remaining columns, and
+// one (the one-token kernel, which handles its own tails) takes the ragged rows.
+// With fewer than width columns, narrower (the next smaller instruction set's
+// wrapper) takes the whole call when there is one.
+func x2Rows[T float32 | uint16](out []float32, ostride int, w []T, cols int, x []float32, lo, hi, width int,
+	kern func(w *T, stride uintptr, x *float32, xstride uintptr, n int, out *float32, ostride uintptr),
+	tail func(out []float32, ostride int, w []T, cols int, x []float32, n, lo, r int),
+	one func(out []float32, w []T, cols int, x []float32, lo, hi int),
+	narrower func(out []float32, ostride int, w []T, cols int, x []float32, lo, hi int)) {
 	if hi <= lo {
 		return
 	}
-	n := cols &^ 7
+	n := cols &^ (width - 1)
+	if n == 0 && narrower != nil {
+		narrower(out, ostride, w, cols, x, lo, hi)
+		return
+	}
 	x = x[:2*cols]
 	_ = w[hi*cols-1]
 	_ = out[ostride+hi-1]
 	r := lo
 	if n > 0 {
+		esize := uintptr(unsafe.Sizeof(w[0]))
 		for ; r+4 <= hi; r += 4 {
-			bf16Dot4x2AVX2(&w[r*cols], uintptr(cols)*2, &x[0], uintptr(cols)*4, n, &out[r], uintptr(ostride)*4)
+			kern(&w[r*cols], uintptr(cols)*esize, &x[0], uintptr(cols)*4, n, &out[r], uintptr(ostride)*4)
 		}
 		if n < cols {
-			bf16TailX2(out, ostride, w, cols, x, n, lo, r)
+			tail(out, ostride, w, cols, x, n, lo, r)
 		}
 	}
 	for t := range 2 {
-		bf16RowsAVX2(out[t*ostride:], w, cols, x[t*cols:(t+1)*cols], r, hi)
+		one(out[t*ostride:], w, cols, x[t*cols:(t+1)*cols], r, hi)
 	}
 }
 

@@ -124,55 +124,15 @@ func q8LastBlockAdd(out []float32, w []int8, ws []float32, cols int, xq []int8, 
 	}
 }
 
-// The two-token wrappers: whole groups of four rows in assembly; ragged rows
-// through the one-token kernels, ragged columns in Go.
+// The two-token wrappers: x2Rows with the ZMM kernels, and the AVX2 wrappers
+// below 16 columns.
 
 func f32x2RowsAVX512(out []float32, ostride int, w []float32, cols int, x []float32, lo, hi int) {
-	if hi <= lo {
-		return
-	}
-	n := cols &^ 15
-	if n == 0 {
-		f32x2RowsAVX2(out, ostride, w, cols, x, lo, hi)
-		return
-	}
-	x = x[:2*cols]
-	_ = w[hi*cols-1]
-	_ = out[ostride+hi-1]
-	r := lo
-	for ; r+4 <= hi; r += 4 {
-		f32Dot4x2AVX512(&w[r*cols], uintptr(cols)*4, &x[0], uintptr(cols)*4, n, &out[r], uintptr(ostride)*4)
-	}
-	if n < cols {
-		f32TailX2(out, ostride, w, cols, x, n, lo, r)
-	}
-	for t := range 2 {
-		f32RowsAVX512(out[t*ostride:], w, cols, x[t*cols:(t+1)*cols], r, hi)
-	}
+	x2Rows(out, ostride, w, cols, x, lo, hi, 16, f32Dot4x2AVX512, f32TailX2, f32RowsAVX512, f32x2RowsAVX2)
 }
 
 func bf16x2RowsAVX512(out []float32, ostride int, w []uint16, cols int, x []float32, lo, hi int) {
-	if hi <= lo {
-		return
-	}
-	n := cols &^ 15
-	if n == 0 {
-		bf16x2RowsAVX2(out, ostride, w, cols, x, lo, hi)
-		return
-	}
-	x = x[:2*cols]
-	_ = w[hi*cols-1]
-	_ = out[ostride+hi-1]
-	r := lo
-	for ; r+4 <= hi; r += 4 {
-		bf16Dot4x2AVX512(&w[r*cols], uintptr(cols)*2, &x[0], uintptr(cols)*4, n, &out[r], uintptr(ostride)*4)
-	}
-	if n < cols {
-		bf16TailX2(out, ostride, w, cols, x, n, lo, r)
-	}
-	for t := range 2 {
-		bf16RowsAVX512(out[t*ostride:], w, cols, x[t*cols:(t+1)*cols], r, hi)
-	}
+	x2Rows(out, ostride, w, cols, x, lo, hi, 16, bf16Dot4x2AVX512, bf16TailX2, bf16RowsAVX512, bf16x2RowsAVX2)
 }
 
 func q8x2RowsVNNI(out []float32, ostride int, w []int8, ws []float32, cols int, xq []int8, xs []float32, lo, hi int) {
