@@ -165,10 +165,7 @@ func (s *Server) chat(w http.ResponseWriter, r *http.Request) {
 		writeError(w, err)
 		return
 	}
-	st, err := s.ready()
-	if err == nil {
-		err = s.checkModel(req.Model)
-	}
+	st, err := s.ready(req.Model)
 	if err != nil {
 		writeError(w, err)
 		return
@@ -288,10 +285,7 @@ func (s *Server) completions(w http.ResponseWriter, r *http.Request) {
 		writeError(w, err)
 		return
 	}
-	st, err := s.ready()
-	if err == nil {
-		err = s.checkModel(req.Model)
-	}
+	st, err := s.ready(req.Model)
 	if err != nil {
 		writeError(w, err)
 		return

@@ -190,8 +190,9 @@ func (s *Server) decodeBody(w http.ResponseWriter, r *http.Request, v any) error
 	return nil
 }
 
-// ready returns the backend, or a 503 while loading or draining.
-func (s *Server) ready() (*readyState, error) {
+// ready returns the backend for a request naming model (empty: the served one):
+// a 503 while loading or draining, else a 404 when model is not the one served.
+func (s *Server) ready(model string) (*readyState, error) {
 	if s.draining.Load() {
 		return nil, engine.ErrDraining
 	}
@@ -199,15 +200,11 @@ func (s *Server) ready() (*readyState, error) {
 	if st == nil {
 		return nil, &httpError{status: 503, typ: "server_error", code: "model_loading", msg: "the model is still loading", retryAfter: "5"}
 	}
-	return st, nil
-}
-
-func (s *Server) checkModel(name string) error {
-	if name != "" && name != s.cfg.ModelName {
-		return &httpError{status: 404, typ: "invalid_request_error", code: "model_not_found", param: "model",
-			msg: fmt.Sprintf("the model %q does not exist; this server serves %q", name, s.cfg.ModelName)}
+	if model != "" && model != s.cfg.ModelName {
+		return nil, &httpError{status: 404, typ: "invalid_request_error", code: "model_not_found", param: "model",
+			msg: fmt.Sprintf("the model %q does not exist; this server serves %q", model, s.cfg.ModelName)}
 	}
-	return nil
+	return st, nil
 }
 
 // params turns the shared fields into sampling parameters, validating ranges (400 on bad values).
