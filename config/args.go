@@ -19,6 +19,43 @@ func splitArgs(s string) ([]string, error) {
 	return t, nil
 }
 
+// commandPart is s up to its first shell operator outside quotes (a pipe, a list, a redirection such as
+// 2>&1), with the space before it: the words of the command itself. The rest is kept verbatim by
+// whoever edits the command, so an edit never quotes a "|" into a word.
+func commandPart(s string) string {
+	var quote byte
+	wordStart := 0
+	for i := 0; i < len(s); i++ {
+		c := s[i]
+		switch {
+		case quote == '\'':
+			if c == '\'' {
+				quote = 0
+			}
+		case quote == '"':
+			if c == '\\' {
+				i++
+			} else if c == '"' {
+				quote = 0
+			}
+		case c == '\\':
+			i++
+		case c == '\'' || c == '"':
+			quote = c
+		case c == ' ' || c == '\t' || c == '\n':
+			wordStart = i + 1
+		case strings.IndexByte("|;&<>()`", c) >= 0:
+			cut := i
+			// A file descriptor number before a redirection (2>&1) belongs to the operator.
+			if (c == '>' || c == '<') && strings.Trim(s[wordStart:i], "0123456789") == "" {
+				cut = wordStart
+			}
+			return strings.TrimRight(s[:cut], " \t\n")
+		}
+	}
+	return s
+}
+
 var shellSafe = regexp.MustCompile(`^[A-Za-z0-9_@%+=:,./-]+$`)
 
 // shellQuote quotes a word for /bin/sh when it needs it (as Python's shlex.quote does).
@@ -107,3 +144,9 @@ const (
 	moduleSGLang   = "dynamo.sglang"
 	moduleFrontend = "dynamo.frontend"
 )
+
+// splitCommand is the words of a service's command (without a shell suffix).
+func splitCommand(s *Service) ([]string, error) {
+	w, _, err := s.words()
+	return w, err
+}

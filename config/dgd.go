@@ -12,8 +12,10 @@ import (
 	"sigs.k8s.io/yaml"
 )
 
-// DGD is a DynamoGraphDeployment as radix writes it: only the fields the operator ≈0.5.0 reads and
-// the blueprints use, so the YAML a user reviews holds nothing that was not meant.
+// DGD is a DynamoGraphDeployment as radix models it: the v1alpha1 tree (only the fields the operator
+// ≈0.5.0 reads and the blueprints use, so the YAML a user reviews holds nothing that was not meant).
+// APIVersion says which version the object is written in: a v1beta1 object keeps the same model, and
+// Object, YAML and JSON write it in the v1beta1 shape (see Beta).
 type DGD struct {
 	APIVersion string     `json:"apiVersion"`
 	Kind       string     `json:"kind"`
@@ -51,11 +53,18 @@ type Service struct {
 	Resources        *Resources        `json:"resources,omitempty"`
 	Envs             []corev1.EnvVar   `json:"envs,omitempty"`
 	EnvFromSecret    string            `json:"envFromSecret,omitempty"`
+	SharedMemory     *SharedMemory     `json:"sharedMemory,omitempty"`
 	LivenessProbe    *corev1.Probe     `json:"livenessProbe,omitempty"`
 	ReadinessProbe   *corev1.Probe     `json:"readinessProbe,omitempty"`
 	ExtraPodSpec     *ExtraPodSpec     `json:"extraPodSpec,omitempty"`
 	Annotations      map[string]string `json:"annotations,omitempty"`
 	Labels           map[string]string `json:"labels,omitempty"`
+}
+
+// SharedMemory is the /dev/shm of a service's pods (unset: the operator's 8Gi).
+type SharedMemory struct {
+	Disabled bool   `json:"disabled,omitempty"`
+	Size     string `json:"size,omitempty"`
 }
 
 // Resources are a service's requests and limits; gpu becomes nvidia.com/gpu.
@@ -85,6 +94,8 @@ type Container struct {
 	Command    []string        `json:"command,omitempty"`
 	Args       []string        `json:"args,omitempty"`
 	Env        []corev1.EnvVar `json:"env,omitempty"`
+	// StartupProbe has no service-level field on v1alpha1; the router blueprint sets it here.
+	StartupProbe *corev1.Probe `json:"startupProbe,omitempty"`
 }
 
 // ServiceKeys returns the service keys, frontends first, then by name: the order every listing uses.
@@ -107,9 +118,25 @@ func (d *DGD) ServiceKeys() []string {
 // Fixes are the fixes Render applied (nil for an as-published or parsed object).
 func (d *DGD) Fixes() []Fix { return append([]Fix(nil), d.fixes...) }
 
+// Version is the API version the object is written in: v1alpha1 or v1beta1.
+func (d *DGD) Version() string {
+	if d.APIVersion == APIVersionV1Beta1 {
+		return VersionV1Beta1
+	}
+	return VersionV1Alpha1
+}
+
+// shaped is what the object marshals as: the model itself on v1alpha1, its translation on v1beta1.
+func (d *DGD) shaped() any {
+	if d.APIVersion == APIVersionV1Beta1 {
+		return d.Beta()
+	}
+	return d
+}
+
 // JSON is the object as JSON, without the header.
 func (d *DGD) JSON() ([]byte, error) {
-	b, err := json.MarshalIndent(d, "", "  ")
+	b, err := json.MarshalIndent(d.shaped(), "", "  ")
 	if err != nil {
 		return nil, fmt.Errorf("encoding DynamoGraphDeployment %s as JSON: %w", d.Metadata.Name, err)
 	}
@@ -139,12 +166,16 @@ func (d *DGD) header() string {
 		return ""
 	}
 	var b strings.Builder
-	fmt.Fprintf(&b, "# DynamoGraphDeployment %s rendered by radix from profile %s.\n", d.Metadata.Name, d.profile)
+	fmt.Fprintf(&b, "# DynamoGraphDeployment %s (%s) rendered by radix from profile %s.\n", d.Metadata.Name, d.APIVersion, d.profile)
 	if ov := d.Metadata.Annotations[AnnotationOverrides]; ov != "" && ov != "{}" {
 		fmt.Fprintf(&b, "# Overrides: %s\n", ov)
 	}
 	if d.asPublished {
-		b.WriteString("# Rendered as published (--as-published): the blueprint's known defects are kept.\n")
+		if d.Version() == VersionV1Beta1 {
+			b.WriteString("# Rendered as published (--as-published), translated to " + APIVersionV1Beta1 + ": the blueprint's known defects are kept.\n")
+		} else {
+			b.WriteString("# Rendered as published (--as-published): the blueprint's known defects are kept.\n")
+		}
 		if defects := d.Defects(); len(defects) > 0 {
 			b.WriteString("# Known defects in this object:\n")
 			for _, df := range defects {
@@ -154,10 +185,10 @@ func (d *DGD) header() string {
 		return b.String()
 	}
 	if len(d.fixes) == 0 {
-		b.WriteString("# No fixes were needed: the blueprint has none of the known defects.\n")
+		b.WriteString("# No changes were needed: the blueprint has none of the known defects.\n")
 		return b.String()
 	}
-	b.WriteString("# Fixes applied to the published blueprint (--as-published renders it without them):\n")
+	b.WriteString("# Changes made to the published blueprint (--as-published renders it without them):\n")
 	for _, f := range d.fixes {
 		fmt.Fprintf(&b, "#   - %s\n", f)
 	}
@@ -166,7 +197,7 @@ func (d *DGD) header() string {
 
 // Object is the object as the unstructured map that client-go's dynamic client applies.
 func (d *DGD) Object() map[string]any {
-	b, err := json.Marshal(d)
+	b, err := json.Marshal(d.shaped())
 	if err != nil {
 		// Every field is a string, number, bool, slice or map of those: Marshal cannot fail.
 		panic(fmt.Sprintf("config: encoding a DGD: %v", err))
@@ -219,27 +250,56 @@ func (d *DGD) DeepCopy() *DGD {
 	return out
 }
 
-// ParseDGD reads a DGD from YAML or JSON, strictly: a field radix does not know is an error, so
-// what was reviewed is what gets applied. Comments (the header) are ignored.
+// ParseDGD reads a DGD of either API version from YAML or JSON, strictly: a field radix does not know
+// is an error, so what was reviewed is what gets applied. Comments (the header) are ignored.
 func ParseDGD(data []byte) (*DGD, error) {
+	var tm struct {
+		APIVersion string `json:"apiVersion"`
+		Kind       string `json:"kind"`
+	}
+	if err := yaml.Unmarshal(data, &tm); err != nil {
+		return nil, fmt.Errorf("reading a DynamoGraphDeployment: %w", err)
+	}
+	if tm.Kind != KindDGD || (tm.APIVersion != APIVersionV1Alpha1 && tm.APIVersion != APIVersionV1Beta1) {
+		return nil, fmt.Errorf("reading a DynamoGraphDeployment: got apiVersion %q kind %q, want %s or %s, kind %s",
+			tm.APIVersion, tm.Kind, APIVersionV1Alpha1, APIVersionV1Beta1, KindDGD)
+	}
+	if tm.APIVersion == APIVersionV1Beta1 {
+		b := &DGDBeta{}
+		if err := yaml.UnmarshalStrict(data, b); err != nil {
+			return nil, fmt.Errorf("reading a %s DynamoGraphDeployment: %w", APIVersionV1Beta1, err)
+		}
+		d, err := b.model(true)
+		if err != nil {
+			return nil, fmt.Errorf("reading a %s DynamoGraphDeployment: %w", APIVersionV1Beta1, err)
+		}
+		return d, nil
+	}
 	d := &DGD{}
 	if err := yaml.UnmarshalStrict(data, d); err != nil {
 		return nil, fmt.Errorf("reading a DynamoGraphDeployment: %w", err)
 	}
 	d.normalise()
-	if d.APIVersion != APIVersion || d.Kind != KindDGD {
-		return nil, fmt.Errorf("reading a DynamoGraphDeployment: got apiVersion %q kind %q, want %s %s",
-			d.APIVersion, d.Kind, APIVersion, KindDGD)
-	}
 	return d, nil
 }
 
-// FromObject converts an unstructured DGD (from a cluster) into the typed tree, ignoring fields radix
-// does not model (status, managedFields, …).
+// FromObject converts an unstructured DGD of either API version (from a cluster) into the model,
+// ignoring fields radix does not model (status, managedFields, sidecars, …).
 func FromObject(obj map[string]any) (*DGD, error) {
 	b, err := json.Marshal(obj)
 	if err != nil {
 		return nil, fmt.Errorf("encoding an unstructured DynamoGraphDeployment: %w", err)
+	}
+	if av, _ := obj["apiVersion"].(string); av == APIVersionV1Beta1 {
+		bd := &DGDBeta{}
+		if err := json.Unmarshal(b, bd); err != nil {
+			return nil, fmt.Errorf("decoding an unstructured %s DynamoGraphDeployment: %w", APIVersionV1Beta1, err)
+		}
+		d, err := bd.model(false)
+		if err != nil {
+			return nil, fmt.Errorf("decoding an unstructured %s DynamoGraphDeployment: %w", APIVersionV1Beta1, err)
+		}
+		return d, nil
 	}
 	d := &DGD{}
 	if err := json.Unmarshal(b, d); err != nil {
@@ -266,8 +326,18 @@ func (s *Service) argString() string {
 	return strings.Join(s.ExtraPodSpec.MainContainer.Args, " ")
 }
 
-func (s *Service) setArgString(a string) {
-	s.ExtraPodSpec.MainContainer.Args = []string{a}
+// words splits the command of the service's command line into shell words, and returns what follows
+// it (a shell pipeline or redirection such as the router blueprint's " 2>&1 | tee …") unchanged.
+func (s *Service) words() (words []string, suffix string, err error) {
+	a := s.argString()
+	cmd := commandPart(a)
+	w, err := splitArgs(cmd)
+	return w, a[len(cmd):], err
+}
+
+// setWords writes the command back, with the suffix words returned.
+func (s *Service) setWords(words []string, suffix string) {
+	s.ExtraPodSpec.MainContainer.Args = []string{joinArgs(words) + suffix}
 }
 
 // gpus is the service's GPU limit (0 when unset or unreadable).

@@ -39,13 +39,19 @@ func golden(t *testing.T, name string, got []byte) {
 	}
 }
 
+// mustRender renders v1alpha1, the model's own shape; mustRenderV renders the version asked for.
 func mustRender(t *testing.T, profile string, overrides map[string]string, asPublished bool) (*DGD, []Fix) {
+	t.Helper()
+	return mustRenderV(t, profile, overrides, asPublished, VersionV1Alpha1)
+}
+
+func mustRenderV(t *testing.T, profile string, overrides map[string]string, asPublished bool, version string) (*DGD, []Fix) {
 	t.Helper()
 	spec, err := Resolve(profile, overrides)
 	if err != nil {
 		t.Fatalf("Resolve(%s, %v): %v", profile, overrides, err)
 	}
-	d, fixes, err := Render(spec, RenderOptions{AsPublished: asPublished})
+	d, fixes, err := Render(spec, RenderOptions{AsPublished: asPublished, APIVersion: version})
 	if err != nil {
 		t.Fatalf("Render(%s): %v", profile, err)
 	}
@@ -58,18 +64,24 @@ func TestGoldenRender(t *testing.T) {
 	isolate(t)
 	for _, name := range builtinNamesForTest {
 		for _, asPublished := range []bool{false, true} {
-			file := name + ".yaml"
-			if asPublished {
-				file = name + ".as-published.yaml"
-			}
-			t.Run(file, func(t *testing.T) {
-				d, _ := mustRender(t, name, nil, asPublished)
-				y, err := d.YAML()
-				if err != nil {
-					t.Fatal(err)
+			for _, version := range []string{VersionV1Alpha1, VersionV1Beta1} {
+				file := name
+				if asPublished {
+					file += ".as-published"
 				}
-				golden(t, file, y)
-			})
+				if version == VersionV1Beta1 {
+					file += ".v1beta1"
+				}
+				file += ".yaml"
+				t.Run(file, func(t *testing.T) {
+					d, _ := mustRenderV(t, name, nil, asPublished, version)
+					y, err := d.YAML()
+					if err != nil {
+						t.Fatal(err)
+					}
+					golden(t, file, y)
+				})
+			}
 		}
 	}
 }

@@ -22,7 +22,7 @@ func LocalPlan(spec *Spec) []LocalProcess {
 		if s.Replicas != nil {
 			p.Replicas = int(*s.Replicas)
 		}
-		w, err := splitArgs(s.argString())
+		w, err := splitCommand(s)
 		if err != nil {
 			// Resolve already split every command line; an unsplittable one carries no flags to pass on.
 			w = nil

@@ -2,11 +2,21 @@ package config
 
 import "strings"
 
-// The DynamoGraphDeployment API (operator ≈0.5.0) and the labels the operator puts on what it creates.
+// The DynamoGraphDeployment API and the labels the operator puts on what it creates.
 const (
-	Group        = "nvidia.com"
-	Version      = "v1alpha1"
-	APIVersion   = Group + "/" + Version
+	Group = "nvidia.com"
+	// The two served versions: v1alpha1 (operator 0.5 and, deprecated, current ones) and v1beta1 (the
+	// storage version of current operators, REFERENCE §9). radix renders v1beta1 unless told otherwise.
+	VersionV1Alpha1    = "v1alpha1"
+	VersionV1Beta1     = "v1beta1"
+	APIVersionV1Alpha1 = Group + "/" + VersionV1Alpha1
+	APIVersionV1Beta1  = Group + "/" + VersionV1Beta1
+	DefaultVersion     = VersionV1Beta1
+
+	// Version and APIVersion are the version of the published blueprints (v1alpha1).
+	Version    = VersionV1Alpha1
+	APIVersion = APIVersionV1Alpha1
+
 	KindDGD      = "DynamoGraphDeployment"
 	ResourceDGD  = "dynamographdeployments"
 	ShortNameDGD = "dgd"
@@ -40,11 +50,15 @@ const (
 	ComponentWorker   = "worker"
 	ComponentPlanner  = "planner"
 	ComponentMain     = "main"
+	// On v1beta1, disaggregated workers are component types of their own.
+	ComponentPrefill = "prefill"
+	ComponentDecode  = "decode"
 
-	// DefaultNamespace is where the published blueprints and the Dynamo operator install live.
+	// DefaultNamespace is where the published blueprints and their deploy script put the workloads.
 	DefaultNamespace = "dynamo-cloud"
-	// PublishedScriptNamespace is the namespace the newer published deploy script uses instead.
-	PublishedScriptNamespace = "dynamo-system"
+	// PlatformNamespace is where current NVIDIA docs install the operator and its webhook; workloads
+	// may live in any namespace.
+	PlatformNamespace = "dynamo-system"
 
 	FrontendPort     = 8000 // the frontend's HTTP port, Service port name "http"
 	SystemPort       = 9090 // a worker's system port: /live, /health, /metrics
@@ -52,8 +66,7 @@ const (
 	HFTokenSecret    = "hf-token-secret"
 	GPUResourceName  = "nvidia.com/gpu"
 	NodePoolLabel    = "karpenter.sh/nodepool"
-	DynamoNSEnv      = "DYNAMO_NAMESPACE" // what the SGLang worker 0.5.0 reads
-	OperatorDynNSEnv = "DYN_NAMESPACE"    // what the operator sets
+	OperatorDynNSEnv = "DYN_NAMESPACE" // the Dynamo namespace, set by the operator; what the SGLang worker reads
 )
 
 // Roles of a service in a profile: the component type, refined for disaggregated workers.

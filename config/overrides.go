@@ -452,7 +452,7 @@ func serviceRole(s *Service) string {
 	case RolePrefill, RoleDecode:
 		return s.SubComponentType
 	}
-	if w, err := splitArgs(s.argString()); err == nil {
+	if w, err := splitCommand(s); err == nil {
 		if m, ok := flagValue(w, "--disaggregation-mode"); ok && (m == RolePrefill || m == RoleDecode) {
 			return m
 		}
@@ -515,14 +515,14 @@ func (r *resolver) selectors() []string {
 func (r *resolver) editSGLang(f func([]string) []string) error {
 	for _, k := range r.d.ServiceKeys() {
 		s := r.d.Spec.Services[k]
-		w, err := splitArgs(s.argString())
+		w, suffix, err := s.words()
 		if err != nil {
 			return fmt.Errorf("service %s: %w", k, err)
 		}
 		if pythonModule(w) != moduleSGLang {
 			continue
 		}
-		s.setArgString(joinArgs(f(w)))
+		s.setWords(f(w), suffix)
 	}
 	return nil
 }
@@ -619,7 +619,7 @@ func applyGPU(r *resolver, targets []string, v string) error {
 func (r *resolver) finish() error {
 	for _, k := range r.d.ServiceKeys() {
 		s := r.d.Spec.Services[k]
-		w, err := splitArgs(s.argString())
+		w, err := splitCommand(s)
 		if err != nil || pythonModule(w) != moduleSGLang {
 			continue
 		}

@@ -47,9 +47,6 @@ func TestOverrideEffects(t *testing.T) {
 				if s.DynamoNamespace != "my-dgd" {
 					t.Errorf("%s dynamoNamespace %q", k, s.DynamoNamespace)
 				}
-				if envValue(d, s, DynamoNSEnv) != "my-dgd" {
-					t.Errorf("%s DYNAMO_NAMESPACE %q", k, envValue(d, s, DynamoNSEnv))
-				}
 			}
 		}},
 		{"namespace", "team-a", disagg, func(t *testing.T, d *DGD) {

@@ -23,30 +23,35 @@ func TestRenderedYAMLParsesBack(t *testing.T) {
 	for _, name := range builtinNamesForTest {
 		for _, ov := range cases {
 			for _, asPublished := range []bool{false, true} {
-				d, _ := mustRender(t, name, ov, asPublished)
-				y, err := d.YAML()
-				if err != nil {
-					t.Fatal(err)
-				}
-				back, err := ParseDGD(y)
-				if err != nil {
-					t.Fatalf("%s: rendered YAML does not parse back: %v\n%s", name, err, y)
-				}
-				if !reflect.DeepEqual(back, stripRenderState(d)) {
-					t.Errorf("%s %v as-published=%v: YAML round trip changed the object:\nwant %+v\ngot  %+v", name, ov, asPublished, d, back)
-				}
-				// JSON and the unstructured map agree with the YAML.
-				j, err := d.JSON()
-				if err != nil {
-					t.Fatal(err)
-				}
-				backJ, err := ParseDGD(j)
-				if err != nil || !reflect.DeepEqual(backJ, back) {
-					t.Errorf("%s: JSON round trip differs: %v", name, err)
-				}
-				fromObj, err := FromObject(d.Object())
-				if err != nil || !reflect.DeepEqual(fromObj, back) {
-					t.Errorf("%s: Object() round trip differs: %v", name, err)
+				for _, version := range []string{VersionV1Alpha1, VersionV1Beta1} {
+					d, _ := mustRenderV(t, name, ov, asPublished, version)
+					y, err := d.YAML()
+					if err != nil {
+						t.Fatal(err)
+					}
+					back, err := ParseDGD(y)
+					if err != nil {
+						t.Fatalf("%s: rendered YAML does not parse back: %v\n%s", name, err, y)
+					}
+					if !reflect.DeepEqual(back, stripRenderState(d)) {
+						t.Errorf("%s %v as-published=%v: YAML round trip changed the object:\nwant %+v\ngot  %+v", name, ov, asPublished, d, back)
+					}
+					// JSON and the unstructured map agree with the YAML.
+					j, err := d.JSON()
+					if err != nil {
+						t.Fatal(err)
+					}
+					backJ, err := ParseDGD(j)
+					if err != nil || !reflect.DeepEqual(backJ, back) {
+						t.Errorf("%s: JSON round trip differs: %v", name, err)
+					}
+					fromObj, err := FromObject(d.Object())
+					if err != nil || !reflect.DeepEqual(fromObj, back) {
+						t.Errorf("%s: Object() round trip differs: %v", name, err)
+					}
+					if back.Version() != version || d.Object()["apiVersion"] != Group+"/"+version {
+						t.Errorf("%s: rendered %s as %s / %v", name, version, back.Version(), d.Object()["apiVersion"])
+					}
 				}
 			}
 		}
@@ -63,6 +68,11 @@ func TestObjectUsesInt64(t *testing.T) {
 	}
 	if obj["apiVersion"] != APIVersion || obj["kind"] != KindDGD {
 		t.Errorf("apiVersion/kind %v %v", obj["apiVersion"], obj["kind"])
+	}
+	b, _ := mustRenderV(t, "sglang-router", nil, false, VersionV1Beta1)
+	comps := b.Object()["spec"].(map[string]any)["components"].([]any)
+	if r, ok := comps[1].(map[string]any)["replicas"].(int64); !ok || r != 2 {
+		t.Errorf("v1beta1 replicas is %T %v, want int64 2", comps[1].(map[string]any)["replicas"], comps[1].(map[string]any)["replicas"])
 	}
 }
 
@@ -173,7 +183,7 @@ func TestCatalogFacts(t *testing.T) {
 				len(mc.Args) != 1 || !strings.Contains(mc.Args[0], ws.argsContain),
 				mc.Image != "nvcr.io/nvidia/ai-dynamo/sglang-runtime:0.5.0",
 				mc.WorkingDir != "/workspace/components/backends/sglang",
-				!slices.Equal(mc.Command, []string{"/bin/sh", "-c"}),
+				!slices.Equal(mc.Command, wantCommand(p.Name, ws.ct)),
 				s.DynamoNamespace != d.Metadata.Name:
 				t.Errorf("%s/%s does not match the reference: %+v %+v %+v", p.Name, k, s, *r.Limits, mc)
 			}
@@ -181,60 +191,76 @@ func TestCatalogFacts(t *testing.T) {
 				if s.EnvFromSecret != HFTokenSecret || s.ExtraPodSpec.NodeSelector[NodePoolLabel] != "g5-gpu-karpenter" {
 					t.Errorf("%s/%s: secret %q node selector %v", p.Name, k, s.EnvFromSecret, s.ExtraPodSpec.NodeSelector)
 				}
-				if s.LivenessProbe.HTTPGet.Path != "/live" || s.LivenessProbe.HTTPGet.Port.String() != SystemPortName ||
-					s.ReadinessProbe.HTTPGet.Path != "/health" || s.ReadinessProbe.HTTPGet.Port.String() != SystemPortName {
-					t.Errorf("%s/%s: probes %+v %+v", p.Name, k, s.LivenessProbe, s.ReadinessProbe)
-				}
-			} else if s.LivenessProbe.HTTPGet.Path != "/health" || s.LivenessProbe.HTTPGet.Port.IntValue() != FrontendPort {
-				t.Errorf("%s/%s: liveness %+v", p.Name, k, s.LivenessProbe)
 			}
 		}
 	}
 }
 
+// wantCommand is the published command: /bin/sh -c everywhere but the aggregated and disaggregated
+// frontends, which use sh -c.
+func wantCommand(profile, componentType string) []string {
+	if componentType == ComponentFrontend && profile != "sglang-router" {
+		return []string{"sh", "-c"}
+	}
+	return []string{"/bin/sh", "-c"}
+}
+
 func TestFixesAndDefectsAgree(t *testing.T) {
 	isolate(t)
+	all := []string{DefectREADMESelectors, DefectMetricsOff, DefectGPUToleration, ChangeProbes}
 	wantFixes := map[string][]string{
-		"sglang-aggregated-default":    {DefectMetricsOff, DefectDynamoNamespace, DefectGPUToleration},
-		"sglang-disaggregated-default": {DefectMetricsOff, DefectDynamoNamespace, DefectGPUToleration},
-		"sglang-router":                {DefectMetricsOff, DefectKVEventsMissing, DefectDynamoNamespace, DefectGPUToleration},
+		"sglang-aggregated-default":    all,
+		"sglang-disaggregated-default": all,
+		"sglang-router":                {DefectREADMESelectors, DefectMetricsOff, DefectKVEventsMissing, DefectGPUToleration, ChangeProbes},
 	}
 	for _, name := range builtinNamesForTest {
-		fixed, fixes := mustRender(t, name, nil, false)
-		var ids []string
-		for _, f := range fixes {
-			ids = append(ids, f.ID)
-			if f.Sentence == "" || len(f.Services) == 0 {
-				t.Errorf("%s: fix without a sentence or services: %+v", name, f)
+		for _, version := range []string{VersionV1Alpha1, VersionV1Beta1} {
+			fixed, fixes := mustRenderV(t, name, nil, false, version)
+			var ids []string
+			for _, f := range fixes {
+				ids = append(ids, f.ID)
+				if f.Sentence == "" || (len(f.Services) == 0 && f.ID != DefectREADMESelectors) {
+					t.Errorf("%s: fix without a sentence or services: %+v", name, f)
+				}
 			}
-		}
-		if !slices.Equal(ids, wantFixes[name]) {
-			t.Errorf("%s: fixes %v, want %v", name, ids, wantFixes[name])
-		}
-		if ds := CheckDefects(fixed.Object()); len(ds) != 0 {
-			t.Errorf("%s: the default rendering has defects %v", name, ds)
-		}
-		y, _ := fixed.YAML()
-		for _, f := range fixes {
-			if !strings.Contains(string(y), "#   - "+f.String()) {
-				t.Errorf("%s: the header does not list fix %s", name, f.ID)
+			if !slices.Equal(ids, wantFixes[name]) {
+				t.Errorf("%s %s: fixes %v, want %v", name, version, ids, wantFixes[name])
 			}
-		}
-		published, _ := mustRender(t, name, nil, true)
-		found := map[string]bool{}
-		for _, df := range CheckDefects(published.Object()) {
-			found[df.ID] = true
-		}
-		for _, id := range ids {
-			if !found[id] {
-				t.Errorf("%s: fix %s has no matching defect in the as-published object", name, id)
+			if ds := CheckDefects(fixed.Object()); len(ds) != 0 {
+				t.Errorf("%s %s: the default rendering has defects %v", name, version, ds)
 			}
-		}
-		// Rendering what is already fixed changes nothing: the fixes are idempotent.
-		spec := &Spec{Profile: name, DGD: stripRenderState(fixed)}
-		again, more, err := Render(spec, RenderOptions{})
-		if err != nil || len(more) != 0 || !reflect.DeepEqual(again.Spec, fixed.Spec) {
-			t.Errorf("%s: re-rendering a fixed object made fixes %v (%v)", name, more, err)
+			y, _ := fixed.YAML()
+			for _, f := range fixes {
+				if !strings.Contains(string(y), "#   - "+f.String()) {
+					t.Errorf("%s: the header does not list fix %s", name, f.ID)
+				}
+			}
+			published, _ := mustRenderV(t, name, nil, true, version)
+			found := map[string]Defect{}
+			for _, df := range CheckDefects(published.Object()) {
+				found[df.ID] = df
+			}
+			for _, id := range ids {
+				if _, ok := found[id]; !ok && id != ChangeProbes {
+					t.Errorf("%s %s: fix %s has no matching defect in the as-published object", name, version, id)
+				}
+			}
+			// The GPU toleration is advice (EKS adds it), the rest are defects.
+			for id, df := range found {
+				if df.Advice != (id == DefectGPUToleration) {
+					t.Errorf("%s: %s has Advice %v", name, id, df.Advice)
+				}
+			}
+			// Rendering what is already fixed changes nothing: the fixes are idempotent.
+			spec := &Spec{Profile: name, DGD: stripRenderState(fixed)}
+			again, more, err := Render(spec, RenderOptions{APIVersion: version})
+			var moreIDs []string
+			for _, f := range more {
+				moreIDs = append(moreIDs, f.ID)
+			}
+			if err != nil || !slices.Equal(moreIDs, []string{DefectREADMESelectors}) || !reflect.DeepEqual(again.Spec, fixed.Spec) {
+				t.Errorf("%s %s: re-rendering a fixed object made fixes %v (%v)", name, version, moreIDs, err)
+			}
 		}
 	}
 }
@@ -274,16 +300,49 @@ func TestRenderFixContents(t *testing.T) {
 
 func TestCheckDefectsOnClusterObjects(t *testing.T) {
 	isolate(t)
-	d, _ := mustRender(t, "sglang-router", map[string]string{"namespace": PublishedScriptNamespace}, false)
-	obj := d.Object()
-	obj["status"] = map[string]any{"state": "successful"} // what a cluster adds must not matter
-	ds := CheckDefects(obj)
-	if len(ds) != 1 || ds[0].ID != DefectNamespaceMismatch || !strings.Contains(ds[0].Message, DefaultNamespace) {
-		t.Errorf("defects %v, want only the namespace mismatch", ds)
+	for _, version := range []string{VersionV1Alpha1, VersionV1Beta1} {
+		// A deployment in the platform's namespace (or any other) is normal: no defect.
+		d, _ := mustRenderV(t, "sglang-router", map[string]string{"namespace": PlatformNamespace}, false, version)
+		obj := d.Object()
+		obj["status"] = map[string]any{"state": "successful"} // what a cluster adds must not matter
+		obj["metadata"].(map[string]any)["managedFields"] = []any{map[string]any{"manager": "radix"}}
+		if ds := CheckDefects(obj); len(ds) != 0 {
+			t.Errorf("%s: defects %v, want none", version, ds)
+		}
+		p, _ := mustRenderV(t, "sglang-router", nil, true, version)
+		got := map[string]bool{}
+		for _, df := range CheckDefects(p.Object()) {
+			got[df.ID+"/"+df.Service] = true
+		}
+		for _, want := range []string{DefectREADMESelectors + "/", DefectMetricsOff + "/SGLangWorker", DefectKVEventsMissing + "/SGLangWorker", DefectGPUToleration + "/SGLangWorker"} {
+			if !got[want] {
+				t.Errorf("%s as published: no %s in %v", version, want, got)
+			}
+		}
+	}
+	// A v1beta1 object as the operator stores it: a sidecar and more envFrom than radix models are
+	// left out, the defects still read.
+	beta := map[string]any{"apiVersion": APIVersionV1Beta1, "kind": KindDGD, "metadata": map[string]any{"name": "x"},
+		"spec": map[string]any{"components": []any{
+			map[string]any{"name": "Frontend", "type": "frontend", "podTemplate": map[string]any{"spec": map[string]any{"containers": []any{
+				map[string]any{"name": "main", "args": []any{"python3 -m dynamo.frontend --router-mode kv"}}}}}},
+			map[string]any{"name": "W", "type": "worker", "podTemplate": map[string]any{"spec": map[string]any{"containers": []any{
+				map[string]any{"name": "main", "args": []any{"python3 -m dynamo.sglang --enable-metrics"},
+					"resources": map[string]any{"limits": map[string]any{"nvidia.com/gpu": "1", "ephemeral-storage": "1Gi"}},
+					"envFrom":   []any{map[string]any{"configMapRef": map[string]any{"name": "c"}}, map[string]any{"secretRef": map[string]any{"name": "s"}}}},
+				map[string]any{"name": "sidecar", "image": "busybox"}}}}},
+		}}}
+	ds := CheckDefects(beta)
+	if len(ds) != 2 || ds[0].ID != DefectKVEventsMissing || ds[1].ID != DefectGPUToleration || !ds[1].Advice {
+		t.Errorf("v1beta1 cluster object: %v", ds)
 	}
 	bad := CheckDefects(map[string]any{"spec": "not a map"})
 	if len(bad) != 1 || bad[0].ID != DefectUnreadable {
 		t.Errorf("unreadable object gave %v", bad)
+	}
+	bad = CheckDefects(map[string]any{"apiVersion": APIVersionV1Beta1, "spec": map[string]any{"components": "x"}})
+	if len(bad) != 1 || bad[0].ID != DefectUnreadable {
+		t.Errorf("unreadable v1beta1 object gave %v", bad)
 	}
 	if ds := CheckDefects(map[string]any{}); len(ds) != 0 {
 		t.Errorf("an empty object gave %v", ds)

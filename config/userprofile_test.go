@@ -50,7 +50,7 @@ overrides:
 	if err != nil {
 		t.Fatal(err)
 	}
-	d, _, err := Render(spec, RenderOptions{})
+	d, _, err := Render(spec, RenderOptions{APIVersion: VersionV1Alpha1}) // dynamoNamespace is v1alpha1's
 	if err != nil {
 		t.Fatal(err)
 	}

@@ -195,6 +195,7 @@ type DeployRequest struct {
 	Timeout   time.Duration // default 600 s, as the blueprint's deploy.sh
 	// AsPublished renders the blueprint with its known defects kept (config.RenderOptions).
 	AsPublished bool
+	APIVersion  string // DGD version to render: "v1alpha1" or "v1beta1"; "" means v1beta1
 	// CreateHFSecret creates a missing hf-token-secret from $HF_TOKEN before applying; the token is
 	// never printed or logged.
 	CreateHFSecret bool

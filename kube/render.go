@@ -8,8 +8,10 @@ import (
 )
 
 // CatalogRenderer renders a deploy request through the config package: the profile from the catalog,
-// the request's overrides (name and namespace included), and the published blueprints' defects fixed
-// unless the request asks for the blueprint as published. Fixes and remaining defects become checks.
+// the request's overrides (name and namespace included), in the request's API version ("" is v1beta1,
+// with AsPublished too: what a v1beta1 operator stores either way), and the published blueprints'
+// defects fixed unless the request asks for the blueprint as published. Fixes and remaining defects
+// become checks; advice (AdviceChecks) does not, as only the cluster knows whether it applies.
 func CatalogRenderer(req DeployRequest, namespace string) (*Rendered, error) {
 	ov := maps.Clone(req.Overrides)
 	if ov == nil {
@@ -25,7 +27,11 @@ func CatalogRenderer(req DeployRequest, namespace string) (*Rendered, error) {
 	if err != nil {
 		return nil, fmt.Errorf("resolving profile %q: %w", req.Profile, err)
 	}
-	d, fixes, err := config.Render(spec, config.RenderOptions{AsPublished: req.AsPublished})
+	version := req.APIVersion
+	if version == "" {
+		version = config.VersionV1Beta1
+	}
+	d, fixes, err := config.Render(spec, config.RenderOptions{AsPublished: req.AsPublished, APIVersion: version})
 	if err != nil {
 		return nil, fmt.Errorf("rendering profile %q: %w", req.Profile, err)
 	}
@@ -35,33 +41,57 @@ func CatalogRenderer(req DeployRequest, namespace string) (*Rendered, error) {
 	}
 	out := &Rendered{Object: d.Object(), Manifest: string(y)}
 	for _, f := range fixes {
-		out.Checks = append(out.Checks, Check{Name: "blueprint: " + f.ID, OK: true,
-			Message: "fixed in the rendered manifest: " + f.Sentence})
+		msg := "fixed in the rendered manifest: " + f.Sentence
+		if f.ID == config.ChangeProbes {
+			msg = "changed in the rendered manifest: " + f.Sentence
+		}
+		out.Checks = append(out.Checks, Check{Name: "blueprint: " + f.ID, OK: true, Message: msg})
 	}
 	out.Checks = append(out.Checks, DefectChecks(out.Object)...)
 	return out, nil
 }
 
-// DefectChecks turns the published-blueprint defects found in obj into (warning) checks.
-func DefectChecks(obj map[string]any) []Check {
+// DefectChecks turns the published-blueprint defects found in obj (either API version) into warning
+// checks. Advice is left out: see AdviceChecks.
+func DefectChecks(obj map[string]any) []Check { return defectChecks(obj, false) }
+
+// AdviceChecks turns what matters only on some clusters into warning checks: today the GPU
+// toleration, which EKS adds by itself (its ExtendedResourceToleration admission plugin) and other
+// clusters with a tainted GPU pool need. The caller shows them where they apply (not on EKS).
+func AdviceChecks(obj map[string]any) []Check { return defectChecks(obj, true) }
+
+func defectChecks(obj map[string]any, advice bool) []Check {
 	var out []Check
 	for _, d := range config.CheckDefects(obj) {
-		c := Check{Name: "blueprint: " + d.ID, Message: d.Message}
+		if d.Advice != advice {
+			continue
+		}
+		name := "blueprint: "
+		if d.Advice {
+			name = "advice: "
+		}
+		c := Check{Name: name + d.ID, Message: d.Message}
 		if d.Service != "" {
 			c.Message = d.Service + ": " + d.Message
 		}
-		c.Fix = defectFix(d.ID)
+		c.Fix = defectFix(d.ID, obj)
 		out = append(out, c)
 	}
 	return out
 }
 
-func defectFix(id string) string {
+func defectFix(id string, obj map[string]any) string {
 	switch id {
-	case config.DefectNamespaceMismatch:
-		return "deploy to " + config.DefaultNamespace + " (-n " + config.DefaultNamespace + "), where the operator of the blueprints runs"
-	case config.DefectKVEventsMissing, config.DefectMetricsOff, config.DefectDynamoNamespace, config.DefectGPUToleration:
+	case config.DefectKVEventsMissing, config.DefectMetricsOff:
 		return "deploy without --as-published: radix fixes this in the manifest"
+	case config.DefectGPUToleration:
+		return "deploy without --as-published (radix adds the toleration), or add tolerations [{key: nvidia.com/gpu, operator: Exists, effect: NoSchedule}] to the GPU services"
+	case config.DefectREADMESelectors:
+		name := ""
+		if md, ok := obj["metadata"].(map[string]any); ok {
+			name, _ = md["name"].(string)
+		}
+		return "select pods with " + config.SelectorHint(name) + "; radix logs and the console select them so already"
 	}
 	return ""
 }

@@ -14,13 +14,22 @@ func init() {
 			sets        []string
 			asPublished bool
 			output      string
+			apiVersion  string
 		)
 		c := &cobra.Command{
 			Use:   "render PROFILE",
 			Short: "Print the DynamoGraphDeployment a profile deploys (YAML or JSON)",
 			Long: `Render a profile (built-in or from $XDG_CONFIG_HOME/radix/profiles/) with overrides into the
 DynamoGraphDeployment that radix would apply. By default the published blueprints' known defects are
-fixed and the YAML header lists each fix; --as-published keeps the blueprint as published.
+fixed, every service gets probes that check Dynamo's health endpoints, and the YAML header lists each
+change; --as-published keeps the blueprint as published.
+
+--api-version picks the DynamoGraphDeployment version: v1beta1 (the default; the storage version of
+current Dynamo operators) or v1alpha1 (Dynamo 0.5 and older operators). A v1beta1 render is the
+v1alpha1 one translated as the operator does (services become components, resources, env, the secret
+and probes move into the podTemplate's "main" container), with prefill and decode workers typed as
+such. --as-published renders v1alpha1, the version of the published files, unless --api-version is
+given.
 
 Override keys (--set key=value, repeatable; the same keys work in user profiles):
 
@@ -28,7 +37,8 @@ Override keys (--set key=value, repeatable; the same keys work in user profiles)
 			Example: `  radix render sglang-router
   radix render sglang-disaggregated-default --set page-size=32 --set decode.replicas=2
   radix render sglang-aggregated-default --name my-llama --set model=meta-llama/Llama-3.1-8B-Instruct -o json
-  radix render sglang-router --as-published`,
+  radix render sglang-router --as-published
+  radix render sglang-router --api-version v1alpha1`,
 			Args: cobra.ExactArgs(1),
 			RunE: func(cmd *cobra.Command, args []string) error {
 				overrides, err := config.ParseSets(sets)
@@ -44,11 +54,18 @@ Override keys (--set key=value, repeatable; the same keys work in user profiles)
 				if output != "yaml" && output != "json" {
 					return fmt.Errorf("-o %q: want yaml or json", output)
 				}
+				if apiVersion != config.VersionV1Alpha1 && apiVersion != config.VersionV1Beta1 {
+					return fmt.Errorf("--api-version %q: want %s or %s", apiVersion, config.VersionV1Beta1, config.VersionV1Alpha1)
+				}
 				spec, err := config.Resolve(args[0], overrides)
 				if err != nil {
 					return err
 				}
-				d, _, err := config.Render(spec, config.RenderOptions{AsPublished: asPublished})
+				opts := config.RenderOptions{AsPublished: asPublished}
+				if cmd.Flags().Changed("api-version") || !asPublished {
+					opts.APIVersion = apiVersion
+				}
+				d, _, err := config.Render(spec, opts)
 				if err != nil {
 					return err
 				}
@@ -70,6 +87,7 @@ Override keys (--set key=value, repeatable; the same keys work in user profiles)
 		f.StringArrayVar(&sets, "set", nil, "override key=value (repeatable; keys below)")
 		f.BoolVar(&asPublished, "as-published", false, "render the blueprint as published, known defects included")
 		f.StringVarP(&output, "output", "o", "yaml", "output format: yaml or json")
+		f.StringVar(&apiVersion, "api-version", config.DefaultVersion, "DynamoGraphDeployment version: v1beta1 or v1alpha1 (--as-published: v1alpha1 unless given)")
 		return c
 	})
 }
