@@ -106,11 +106,14 @@ func FuzzSettings(f *testing.F) {
 	})
 }
 
-// FuzzParseDGD: any bytes either fail to parse or give an object whose defect check and YAML work and
-// whose YAML parses back to the same object.
+// FuzzParseDGD: any bytes either fail to parse or give an object (of either API version) whose defect
+// check and YAML work, whose YAML parses back to the same object, and which translates to the other
+// version and back without losing what both versions hold.
 func FuzzParseDGD(f *testing.F) {
-	f.Add([]byte("apiVersion: nvidia.com/v1alpha1\nkind: DynamoGraphDeployment\nmetadata: {name: a}\nspec:\n  services:\n    W: {componentType: worker, extraPodSpec: {mainContainer: {args: ['python3 -m dynamo.sglang --tp 1']}}, resources: {limits: {gpu: '1'}}}\n"))
+	f.Add([]byte("apiVersion: nvidia.com/v1alpha1\nkind: DynamoGraphDeployment\nmetadata: {name: a}\nspec:\n  services:\n    W: {componentType: worker, extraPodSpec: {mainContainer: {args: ['python3 -m dynamo.sglang --tp 1 2>&1 | tee /tmp/x']}}, resources: {limits: {gpu: '1'}}}\n"))
 	f.Add([]byte("apiVersion: nvidia.com/v1alpha1\nkind: DynamoGraphDeployment\nmetadata: {name: a, namespace: dynamo-system}\nspec: {services: {F: null}}\n"))
+	f.Add([]byte("apiVersion: nvidia.com/v1beta1\nkind: DynamoGraphDeployment\nmetadata: {name: a}\nspec:\n  env: [{name: A, value: b}]\n  components:\n    - {name: F, type: frontend, podTemplate: {spec: {containers: [{name: main, args: ['python3 -m dynamo.frontend --router-mode kv']}]}}}\n    - {name: P, type: prefill, sharedMemorySize: '0', podTemplate: {spec: {containers: [{name: main, envFrom: [{secretRef: {name: s}}], resources: {limits: {nvidia.com/gpu: '1'}}, args: ['python3 -m dynamo.sglang --disaggregation-mode prefill']}]}}}\n"))
+	f.Add([]byte("apiVersion: nvidia.com/v1beta1\nkind: DynamoGraphDeployment\nmetadata: {name: a}\nspec: {components: [{name: x, type: decode}]}\n"))
 	f.Add([]byte("{}"))
 	f.Fuzz(func(t *testing.T, data []byte) {
 		d, err := ParseDGD(data)
@@ -123,8 +126,29 @@ func FuzzParseDGD(f *testing.F) {
 		if err != nil {
 			t.Fatalf("YAML of a parsed object: %v", err)
 		}
-		if _, err := ParseDGD(y); err != nil {
+		back, err := ParseDGD(y)
+		if err != nil {
 			t.Fatalf("a parsed object's YAML does not parse back: %v\n%s", err, y)
+		}
+		if back.Version() != d.Version() {
+			t.Fatalf("version %s became %s", d.Version(), back.Version())
+		}
+		// Written as v1beta1 and read back, the roles and command lines stay.
+		c := d.DeepCopy()
+		c.APIVersion = APIVersionV1Beta1
+		yb, err := c.YAML()
+		if err != nil {
+			t.Fatalf("v1beta1 YAML: %v", err)
+		}
+		b, err := ParseDGD(yb)
+		if err != nil {
+			t.Fatalf("the v1beta1 translation does not parse: %v\n%s", err, yb)
+		}
+		for k, s := range d.Spec.Services {
+			bs := b.Spec.Services[k]
+			if bs == nil || bs.argString() != s.argString() || serviceRole(bs) != serviceRole(s) || bs.gpus() != s.gpus() {
+				t.Fatalf("service %s changed in translation: %+v vs %+v", k, s, bs)
+			}
 		}
 	})
 }
