@@ -42,8 +42,46 @@ func TestRenderPageSizeInBothWorkers(t *testing.T) {
 			t.Errorf("%s args %q", w, args)
 		}
 	}
-	if !strings.HasPrefix(out, "# DynamoGraphDeployment sglang-disaggregated-default") || !strings.Contains(out, "metrics-off") {
+	if !strings.HasPrefix(out, "# DynamoGraphDeployment sglang-disaggregated-default (nvidia.com/v1beta1)") || !strings.Contains(out, "metrics-off") {
 		t.Errorf("no header listing the fixes:\n%s", out)
+	}
+	if d.Version() != config.VersionV1Beta1 || !strings.Contains(out, "\n  components:\n") || !strings.Contains(out, "type: prefill") {
+		t.Errorf("the default render is not v1beta1:\n%s", out)
+	}
+}
+
+// --api-version picks the shape; --as-published is v1alpha1 unless --api-version is given.
+func TestRenderAPIVersion(t *testing.T) {
+	for _, tc := range []struct {
+		args []string
+		want string
+	}{
+		{[]string{"render", "sglang-router", "--api-version", "v1alpha1"}, config.VersionV1Alpha1},
+		{[]string{"render", "sglang-router", "--api-version", "v1beta1"}, config.VersionV1Beta1},
+		{[]string{"render", "sglang-router", "--as-published"}, config.VersionV1Alpha1},
+		{[]string{"render", "sglang-router", "--as-published", "--api-version", "v1beta1"}, config.VersionV1Beta1},
+	} {
+		out, err := runRadix(t, tc.args...)
+		if err != nil {
+			t.Fatalf("%v: %v", tc.args, err)
+		}
+		d, err := config.ParseDGD([]byte(out))
+		if err != nil || d.Version() != tc.want {
+			t.Errorf("%v: %v %v\n%s", tc.args, d, err, out)
+		}
+	}
+	// As published, the v1alpha1 output is the published blueprint: the router's probes and suffix.
+	out, err := runRadix(t, "render", "sglang-router", "--as-published")
+	if err != nil {
+		t.Fatal(err)
+	}
+	for _, want := range []string{"2>&1 | tee /tmp/sglang-worker.log", "startupProbe:", "port: 9090", `jq -e ".status == \"healthy\""`} {
+		if !strings.Contains(out, want) {
+			t.Errorf("as published lacks %q:\n%s", want, out)
+		}
+	}
+	if _, err := runRadix(t, "render", "sglang-router", "--api-version", "v2"); err == nil || !strings.Contains(err.Error(), "v1beta1") {
+		t.Errorf("--api-version v2: %v", err)
 	}
 }
 
@@ -80,6 +118,7 @@ func TestRenderErrors(t *testing.T) {
 		{[]string{"render", "sglang-routr"}, []string{"unknown profile", `did you mean "sglang-router"`}},
 		{[]string{"render", "sglang-router", "--name", "a", "--set", "name=b"}, []string{"--name", "disagree"}},
 		{[]string{"render", "sglang-router", "-o", "xml"}, []string{"-o", "xml"}},
+		{[]string{"render", "sglang-router", "--api-version", "v1"}, []string{"--api-version", "v1alpha1"}},
 		{[]string{"render"}, []string{"arg"}},
 	}
 	for _, tc := range tests {

@@ -13,8 +13,6 @@ import (
 	"strings"
 	"time"
 
-	"sigs.k8s.io/yaml"
-
 	"github.com/radixops/radix/config"
 	"github.com/radixops/radix/inference/fleet/demo"
 	"github.com/radixops/radix/inference/telemetry"
@@ -143,17 +141,26 @@ func (f *Fleet) Describe(ctx context.Context, namespace, name string) (*kube.Det
 	if kd.State == kube.StateSuccessful {
 		status = "True"
 	}
-	manifest, err := yaml.Marshal(d)
-	if err != nil {
-		return nil, err
-	}
 	return &kube.Detail{
 		Deployment: kd,
 		Pods:       pods,
 		Conditions: []kube.Condition{{Type: "Ready", Status: status, Reason: kd.Reason, Message: kd.Message}},
 		Events:     slices.Clone(d.Events),
-		Manifest:   string(manifest),
+		Manifest:   manifest(d),
 	}, nil
+}
+
+// manifest is the DynamoGraphDeployment a deployment stands for, as a cluster would hold it: the
+// v1beta1 render of its request through the same renderer the cluster layer uses. The local processes
+// (ports, pids, the model file actually loaded) are state, not manifest, and stay out of it.
+func manifest(d *Deployment) string {
+	r, err := kube.CatalogRenderer(kube.DeployRequest{Profile: d.Profile, Name: d.Name, Namespace: d.Namespace,
+		Overrides: d.Overrides, AsPublished: d.AsPublished, APIVersion: config.VersionV1Beta1}, d.Namespace)
+	if err != nil {
+		// A user profile deleted or broken since the deploy: say so where the manifest would be.
+		return fmt.Sprintf("# DynamoGraphDeployment %s: profile %s no longer renders: %v\n", d.Name, d.Profile, err)
+	}
+	return r.Manifest
 }
 
 func (f *Fleet) ns(namespace string) string {
@@ -185,7 +192,7 @@ func (f *Fleet) plan(req kube.DeployRequest) (*Deployment, []kube.Check, error) 
 	plan := config.LocalPlan(spec)
 	d := &Deployment{
 		Name: spec.Name(), Namespace: spec.Namespace(), Profile: req.Profile, Overrides: req.Overrides,
-		Binary: f.opts.Binary, Created: time.Now(),
+		AsPublished: req.AsPublished, Binary: f.opts.Binary, Created: time.Now(),
 	}
 	var checks []kube.Check
 
@@ -324,15 +331,11 @@ func (f *Fleet) Preview(_ context.Context, req kube.DeployRequest) (*kube.Previe
 	if err != nil {
 		return nil, err
 	}
-	b, err := yaml.Marshal(d)
-	if err != nil {
-		return nil, err
-	}
-	pv := &kube.Preview{Manifest: string(b), Checks: checks}
+	b := manifest(d)
+	pv := &kube.Preview{Manifest: b, Checks: checks}
 	if live, err := f.store.load(d.Namespace, d.Name); err == nil {
 		pv.Exists = true
-		lb, _ := yaml.Marshal(live)
-		if pv.Diff, err = kube.TextDiff(string(lb), string(b), "live", "plan"); err != nil {
+		if pv.Diff, err = kube.TextDiff(manifest(live), b, "live", "plan"); err != nil {
 			return nil, err
 		}
 	}

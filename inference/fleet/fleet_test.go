@@ -12,6 +12,7 @@ import (
 	"testing"
 	"time"
 
+	"github.com/radixops/radix/config"
 	"github.com/radixops/radix/inference/telemetry"
 	"github.com/radixops/radix/kube"
 )
@@ -138,6 +139,16 @@ func TestDeployEachProfileAndDelete(t *testing.T) {
 		}
 		if !strings.Contains(det.Deployment.Model, "radix-demo") {
 			t.Fatalf("%s: serves %q, want the demo model", tc.profile, det.Deployment.Model)
+		}
+		// The manifest is the v1beta1 object a cluster would hold, with no local process state in it.
+		dgd, err := config.ParseDGD([]byte(det.Manifest))
+		if err != nil || dgd.Version() != config.VersionV1Beta1 || dgd.Metadata.Name != name || len(dgd.Spec.Services) != len(config.LocalPlan(mustSpec(t, tc.profile))) {
+			t.Fatalf("%s: manifest %v %v\n%s", tc.profile, dgd, err, det.Manifest)
+		}
+		for _, local := range []string{"127.0.0.1", "radix-demo", "processes", "logFile", "pid"} {
+			if strings.Contains(det.Manifest, local) {
+				t.Fatalf("%s: local state %q in the manifest:\n%s", tc.profile, local, det.Manifest)
+			}
 		}
 	}
 	// Three deployments at once: every port distinct.
@@ -289,7 +300,7 @@ func TestReadOnlyAndPreview(t *testing.T) {
 	if err != nil {
 		t.Fatal(err)
 	}
-	if !strings.Contains(pv.Manifest, "--router-mode") || pv.Exists {
+	if !strings.Contains(pv.Manifest, "--router-mode") || pv.Exists || !strings.Contains(pv.Manifest, "apiVersion: nvidia.com/v1beta1\n") {
 		t.Fatalf("preview: %s", pv.Manifest)
 	}
 	model := t.TempDir()
@@ -324,4 +335,13 @@ func TestStalePIDShowsFailed(t *testing.T) {
 	if s.Deployments[0].State != kube.StateFailed {
 		t.Fatalf("stale pid shown as %s", s.Deployments[0].State)
 	}
+}
+
+func mustSpec(t *testing.T, profile string) *config.Spec {
+	t.Helper()
+	s, err := config.Resolve(profile, nil)
+	if err != nil {
+		t.Fatal(err)
+	}
+	return s
 }

@@ -37,8 +37,9 @@ type Deployment struct {
 	Namespace   string            `json:"namespace"`
 	Profile     string            `json:"profile"`
 	Overrides   map[string]string `json:"overrides,omitempty"`
-	Model       string            `json:"model"`       // the model directory or file the workers load
-	ServedModel string            `json:"servedModel"` // the name clients ask for
+	AsPublished bool              `json:"asPublished,omitempty"` // deployed with --as-published: its manifest keeps the defects
+	Model       string            `json:"model"`                 // the model directory or file the workers load
+	ServedModel string            `json:"servedModel"`           // the name clients ask for
 	ModelNote   string            `json:"modelNote,omitempty"`
 	PageSize    int               `json:"pageSize"`
 	Binary      string            `json:"binary"`
