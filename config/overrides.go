@@ -640,20 +640,33 @@ func (r *resolver) finish() error {
 			return err
 		}
 	}
-	// The operator names each component <dgd>-<service> and puts that in a label value (≤ 63).
-	name, longest := r.d.Metadata.Name, ""
+	// The operator names each component <dgd>-<service> (workers, on current operators,
+	// <dgd>-<service>-<8-character hash>) and puts that name in a label value (≤ 63).
+	name := r.d.Metadata.Name
+	worst, worstLen, worstSuffix := "", 0, 0
 	for _, k := range r.d.ServiceKeys() {
-		if len(k) > len(longest) {
-			longest = k
+		suffix := 0
+		if r.d.Spec.Services[k].ComponentType != ComponentFrontend {
+			suffix = len("-") + workerHashLen
+		}
+		if n := len(DCDName(name, k)) + suffix; n > worstLen {
+			worst, worstLen, worstSuffix = k, n, suffix
 		}
 	}
-	if dcd := DCDName(name, longest); len(dcd) > 63 {
+	if worstLen > 63 {
+		shown := DCDName(name, worst)
+		if worstSuffix > 0 {
+			shown += "-" + strings.Repeat("x", workerHashLen)
+		}
 		return &OverrideError{Key: "name", Value: name, Err: ErrBadValue,
-			Reason:  fmt.Sprintf("the component %s would be named %s, %d characters, over the 63 a label value allows", longest, dcd, len(dcd)),
-			Allowed: fmt.Sprintf("at most %d characters for this profile", 63-1-len(longest))}
+			Reason:  fmt.Sprintf("the component %s would be named %s, %d characters, over the 63 a label value allows", worst, shown, worstLen),
+			Allowed: fmt.Sprintf("at most %d characters for this profile", 63-1-len(worst)-worstSuffix)}
 	}
 	return nil
 }
+
+// workerHashLen is the length of the hash current operators append to worker component names.
+const workerHashLen = 8
 
 // applyOverrides checks and applies overrides to d in table order: global keys, then service
 // fields from the broadest selector (worker) to the narrowest (a service key), so the most specific wins.

@@ -259,7 +259,7 @@ func TestOverrideErrors(t *testing.T) {
 		{"sglang-router", "name", "My.DGD", ErrBadValue, []string{"RFC 1123"}},
 		{"sglang-router", "name", strings.Repeat("a", 64), ErrBadValue, []string{"63"}},
 		// Valid alone, but the component name <dgd>-sglangprefillworker would pass 63 characters.
-		{"sglang-disaggregated-default", "name", strings.Repeat("a", 50), ErrBadValue, []string{"sglangprefillworker", "at most 43"}},
+		{"sglang-disaggregated-default", "name", strings.Repeat("a", 40), ErrBadValue, []string{"sglangprefillworker", "at most 34"}},
 		{"sglang-router", "node-pool", "bad pool", ErrBadValue, []string{"label value"}},
 		{"sglang-router", "node-pool", "", ErrBadValue, nil},
 		{"sglang-router", "image-tag", "-bad", ErrBadValue, []string{"OCI image tag"}},
