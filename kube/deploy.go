@@ -33,6 +33,10 @@ const (
 // rendered renders a request for the namespace it will land in.
 func (c *KubeCluster) rendered(req DeployRequest) (*Rendered, string, error) {
 	namespace := c.ns(req.Namespace)
+	if req.APIVersion == "" {
+		// Until API discovery picks the served version, the client-go cluster speaks v1alpha1.
+		req.APIVersion = "v1alpha1"
+	}
 	r, err := c.render(req, namespace)
 	if err != nil {
 		return nil, "", err

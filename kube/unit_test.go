@@ -165,7 +165,7 @@ func TestDeploymentFromRenderedProfiles(t *testing.T) {
 		{"sglang-router", 2, 2, "Qwen/Qwen3-0.6B", ","},
 	}
 	for _, tc := range cases {
-		r, err := CatalogRenderer(DeployRequest{Profile: tc.profile}, "dynamo-cloud")
+		r, err := CatalogRenderer(DeployRequest{Profile: tc.profile, APIVersion: "v1alpha1"}, "dynamo-cloud")
 		if err != nil {
 			t.Fatal(err)
 		}
@@ -232,7 +232,7 @@ func TestSplitWordsAndFlags(t *testing.T) {
 // (4 pods each): compare the two per-deployment costs to see that the rebuild stays linear.
 func BenchmarkBuildSnapshot(b *testing.B) {
 	for _, n := range []int{10, 1000} {
-		r, err := CatalogRenderer(DeployRequest{Profile: "sglang-disaggregated-default"}, "dynamo-cloud")
+		r, err := CatalogRenderer(DeployRequest{Profile: "sglang-disaggregated-default", APIVersion: "v1alpha1"}, "dynamo-cloud")
 		if err != nil {
 			b.Fatal(err)
 		}
