@@ -288,9 +288,15 @@ type LocalRuntime struct {
 
 // WorkerStats are one worker's prefix-cache and load figures.
 type WorkerStats struct {
-	Pod           string        `json:"pod"`
-	Role          string        `json:"role"`   // worker, prefill, decode
-	Source        string        `json:"source"` // "metrics" or "logs"
+	Pod    string `json:"pod"`
+	Role   string `json:"role"`   // worker, prefill, decode
+	Source string `json:"source"` // where the load figures come from: "metrics" or "logs"
+	// CacheSource is where the cache figures (hit rate, token usage, cached/prompt tokens) come from:
+	// "metrics", or "logs" when /metrics has no cache figure (SGLang's metrics off, 0.5.0's start-up
+	// zeros, no scrape at all) and the worker's SGLang lines were parsed instead; "" when neither had
+	// any. CacheNote says why, in a few words.
+	CacheSource   string        `json:"cacheSource"`
+	CacheNote     string        `json:"cacheNote,omitempty"`
 	At            time.Time     `json:"at"`
 	CacheHitRate  float64       `json:"cacheHitRate"` // cumulative cached / prompt tokens when counters exist
 	TokenUsage    float64       `json:"tokenUsage"`
@@ -300,6 +306,10 @@ type WorkerStats struct {
 	TTFT          time.Duration `json:"ttftNs"`
 	CachedTokens  float64       `json:"cachedTokens"` // cumulative
 	PromptTokens  float64       `json:"promptTokens"` // cumulative
+	// Frontend: requests answered and, of them, failed (dynamo_frontend_requests_total by status and
+	// error_type), cumulative.
+	Requests float64 `json:"requests,omitempty"`
+	Errors   float64 `json:"errors,omitempty"`
 }
 
 // ErrNotFound is returned when a named deployment does not exist.

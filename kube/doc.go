@@ -14,7 +14,7 @@
 //     server-side apply (field manager radix) with dry-run and diff → progress until successful,
 //     failed or timeout, with pod-level reasons; delete and its wait;
 //   - logs.go, logfilter.go: every pod's main container followed and merged by time, resumed after
-//     drops; LogFilter (presets and regex) and LogBuffer (bounded, counts drops), shared with the console;
+//     drops, colours stripped; LogFilter and the one table of presets, shared with the console;
 //   - gpus.go, cachestats.go: node GPU inventory, metrics.k8s.io, DCGM; worker and frontend /metrics
 //     through the pod proxy, with SGLang's log lines as the fallback;
 //   - portforward.go: the frontend's local URL, re-established when it drops;

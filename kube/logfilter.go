@@ -3,31 +3,49 @@ package kube
 import (
 	"fmt"
 	"regexp"
-	"sort"
 	"strings"
-	"sync"
+
+	"github.com/radixops/radix/inference/telemetry"
 )
 
-// LogPresets are the named filters of `radix logs --filter` and the console's log view: what an
-// operator greps a Dynamo/SGLang worker's log for.
-var LogPresets = map[string]string{
-	// Prefix cache behaviour: SGLang's batch lines carry #cached-token.
-	"cache": `(?i)cache|radix|\bhit\b|\bmiss|#cached-token`,
-	// Worker registration and model discovery (Dynamo): register, ready, added model, clear_namespace.
-	"register": `(?i)regist|\bready\b|added model|removed model|clear_namespace`,
-	// Anything that went wrong.
-	"errors": `(?i)\b(error|err|exception|traceback|fatal|panic|failed|failure|oom|out of memory|killed)\b|\bERROR\b|\bWARN`,
-	// Prefill/decode disaggregation: the bootstrap and the KV transfer between them.
-	"disagg": `(?i)prefill|decode|bootstrap|transfer|nixl|disagg`,
+// LogPreset is a named filter: what an operator greps a Dynamo/SGLang pod's log for. The one table
+// serves `radix logs --filter NAME` and the console's log view (its key), so both select the same lines.
+type LogPreset struct {
+	Name    string // --filter name
+	Key     string // the console's key
+	Help    string
+	Pattern string // a Go regular expression, matched against the line as shown (colours stripped)
 }
 
-// PresetNames lists the presets in a stable order, for help text and completion.
-func PresetNames() []string {
-	names := make([]string, 0, len(LogPresets))
-	for n := range LogPresets {
-		names = append(names, n)
+// LogPresets are the presets, in the order the console lists them.
+var LogPresets = []LogPreset{
+	// Prefix cache behaviour: SGLang's batch lines carry #cached-token and token usage; evictions and
+	// retractions are the cache running out.
+	{"cache", "C", "cache lines", `(?i)cache|radix|#cached-token|token usage|evict|retract|\bhit\b|\bmiss`},
+	// Worker registration and model discovery (Dynamo): register, "… is ready", added/removed model.
+	{"register", "R", "registration", `(?i)regist|\bready\b|added model|removed model|model_name|clear_namespace`},
+	// Anything that went wrong, including a JSONL record's "level":"WARN"/"ERROR".
+	{"errors", "E", "errors", `(?i)\b(error|err|exception|traceback|fatal|panic|fail\w*|oom|out of memory|killed)\b|\bWARN`},
+	// Prefill/decode disaggregation: the bootstrap and the KV transfer between the two.
+	{"disagg", "D", "disaggregation", `(?i)disagg|bootstrap|prefill|decode|nixl|transfer|kv.?sender|kv.?receiver`},
+}
+
+// LookupPreset finds a preset by name.
+func LookupPreset(name string) (LogPreset, bool) {
+	for _, p := range LogPresets {
+		if p.Name == name {
+			return p, true
+		}
 	}
-	sort.Strings(names)
+	return LogPreset{}, false
+}
+
+// PresetNames lists the presets in the table's order, for help text and completion.
+func PresetNames() []string {
+	names := make([]string, len(LogPresets))
+	for i, p := range LogPresets {
+		names[i] = p.Name
+	}
 	return names
 }
 
@@ -52,8 +70,8 @@ func ParseLogFilter(spec string, invert bool) (*LogFilter, error) {
 		return f, nil
 	}
 	pattern := spec
-	if p, ok := LogPresets[spec]; ok {
-		pattern = p
+	if p, ok := LookupPreset(spec); ok {
+		pattern = p.Pattern
 	}
 	re, err := regexp.Compile(pattern)
 	if err != nil {
@@ -64,12 +82,13 @@ func ParseLogFilter(spec string, invert bool) (*LogFilter, error) {
 	return f, nil
 }
 
-// Match reports whether a line passes the filter.
+// Match reports whether a line passes the filter. It is matched as the user sees it: without
+// terminal escapes (Dynamo colours its prefix), so a pattern never hits or misses on a colour code.
 func (f *LogFilter) Match(text string) bool {
 	if f == nil || f.re == nil {
 		return true // no pattern: everything, inverted or not
 	}
-	return f.re.MatchString(text) != f.Invert
+	return f.re.MatchString(telemetry.StripANSI(text)) != f.Invert
 }
 
 // String is the filter as the user would type it again.
@@ -81,77 +100,4 @@ func (f *LogFilter) String() string {
 		return "!" + f.Spec
 	}
 	return f.Spec
-}
-
-// LogBuffer is a bounded ring of log lines that counts what it had to drop, so a view can say "N
-// older lines dropped" instead of losing them silently. Safe for concurrent use.
-type LogBuffer struct {
-	mu      sync.Mutex
-	lines   []LogLine
-	start   int // index of the oldest line
-	n       int
-	dropped int64
-	total   int64
-}
-
-// NewLogBuffer holds at most capacity lines (at least 1).
-func NewLogBuffer(capacity int) *LogBuffer {
-	if capacity < 1 {
-		capacity = 1
-	}
-	return &LogBuffer{lines: make([]LogLine, capacity)}
-}
-
-// Add appends a line, dropping the oldest when full.
-func (b *LogBuffer) Add(l LogLine) {
-	b.mu.Lock()
-	defer b.mu.Unlock()
-	b.total++
-	if b.n < len(b.lines) {
-		b.lines[(b.start+b.n)%len(b.lines)] = l
-		b.n++
-		return
-	}
-	b.lines[b.start] = l
-	b.start = (b.start + 1) % len(b.lines)
-	b.dropped++
-}
-
-// Lines returns the held lines, oldest first.
-func (b *LogBuffer) Lines() []LogLine {
-	b.mu.Lock()
-	defer b.mu.Unlock()
-	out := make([]LogLine, b.n)
-	for i := 0; i < b.n; i++ {
-		out[i] = b.lines[(b.start+i)%len(b.lines)]
-	}
-	return out
-}
-
-// Len is the number of lines held.
-func (b *LogBuffer) Len() int {
-	b.mu.Lock()
-	defer b.mu.Unlock()
-	return b.n
-}
-
-// Dropped is how many lines were pushed out because the buffer was full.
-func (b *LogBuffer) Dropped() int64 {
-	b.mu.Lock()
-	defer b.mu.Unlock()
-	return b.dropped
-}
-
-// Total is how many lines were ever added.
-func (b *LogBuffer) Total() int64 {
-	b.mu.Lock()
-	defer b.mu.Unlock()
-	return b.total
-}
-
-// Clear empties the buffer (the counters too).
-func (b *LogBuffer) Clear() {
-	b.mu.Lock()
-	defer b.mu.Unlock()
-	b.start, b.n, b.dropped, b.total = 0, 0, 0, 0
 }

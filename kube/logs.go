@@ -17,6 +17,7 @@ import (
 	metav1 "k8s.io/apimachinery/pkg/apis/meta/v1"
 
 	"github.com/radixops/radix/config"
+	"github.com/radixops/radix/inference/telemetry"
 )
 
 // mergeWindow is how long a followed line waits for earlier lines from other pods before it is
@@ -27,7 +28,10 @@ const mergeWindow = 250 * time.Millisecond
 const maxLogLine = 1 << 20
 
 // ParseTimestampedLine splits a line of a log read with timestamps=true ("2025-05-13T13:47:38.880123456Z
-// text") into its time and text. A line without a valid timestamp comes back whole with ok false.
+// text") into the kubelet's time and the text. The text comes back without terminal escapes: Dynamo's
+// logger colours its prefix by default, and what `radix logs` prints, the console shows, the filters
+// match and the parsers read is the text a user sees. A line without a valid timestamp comes back
+// whole (escapes stripped) with ok false.
 func ParseTimestampedLine(line string) (t time.Time, text string, ok bool) {
 	ts, rest, found := strings.Cut(line, " ")
 	if !found {
@@ -35,9 +39,9 @@ func ParseTimestampedLine(line string) (t time.Time, text string, ok bool) {
 	}
 	t, err := time.Parse(time.RFC3339Nano, ts)
 	if err != nil {
-		return time.Time{}, line, false
+		return time.Time{}, telemetry.StripANSI(line), false
 	}
-	return t, rest, true
+	return t, telemetry.StripANSI(rest), true
 }
 
 // Logs reads (or follows) the main container of every pod of a deployment, merged in time order.

@@ -183,3 +183,64 @@ func TestLogsReadMergesTailAndFiltersAll(t *testing.T) {
 		t.Fatalf("error lines: %+v", errLines)
 	}
 }
+
+// A kubelet line of Dynamo's coloured log: the text comes back as the user sees it, so filters match
+// what is on the screen (`INFO dynamo_llm` spans a colour code in the raw line) and never a colour
+// code, and the presets see the message.
+func TestLogTextIsWhatTheUserSees(t *testing.T) {
+	raw := "2025-05-13T13:47:38.880123456Z \x1b[2m2025-05-13T13:47:38.880123Z\x1b[0m \x1b[32m INFO\x1b[0m \x1b[1mdynamo_llm::discovery::watcher\x1b[0m\x1b[2m:\x1b[0m added model \x1b[3mmodel_name\x1b[0m\x1b[2m=\x1b[0m\"Qwen/Qwen3-0.6B\""
+	tm, text, ok := ParseTimestampedLine(raw)
+	want := `2025-05-13T13:47:38.880123Z  INFO dynamo_llm::discovery::watcher: added model model_name="Qwen/Qwen3-0.6B"`
+	if !ok || text != want || tm.Nanosecond() != 880123456 {
+		t.Fatalf("%v %q %v", tm, text, ok)
+	}
+	for spec, match := range map[string]bool{"register": true, "cache": false, `INFO dynamo_llm`: true, `\[32m`: false, `model_name="Qwen`: true} {
+		f, err := ParseLogFilter(spec, false)
+		if err != nil {
+			t.Fatal(err)
+		}
+		if f.Match(text) != match || f.Match(raw) != match {
+			t.Errorf("filter %q on the line: %v, want %v", spec, f.Match(text), match)
+		}
+	}
+	if _, text, ok := ParseTimestampedLine("\x1b[31mno timestamp\x1b[0m"); ok || text != "no timestamp" {
+		t.Fatalf("%q %v", text, ok)
+	}
+}
+
+// The presets select the lines they are named for in every line shape, and --filter and the console
+// share them (tui's test holds the console to this same table).
+func TestLogPresetsSelectTheirLines(t *testing.T) {
+	lines := map[string][]string{
+		"cache": {"Prefill batch [7], #new-seq: 1, #new-token: 5, #cached-token: 35, full token usage: 0.00, swa token usage: 0.01, ",
+			"KV cache pool is full. Retract requests. #retracted_reqs: 1, #new_token_ratio: 0.0980 -> 0.3487"},
+		"register": {"2025-05-13T13:47:38.880123Z  INFO dynamo_llm::discovery::watcher: Chat completions is ready",
+			`{"time":"2025-05-13T13:47:38.880123Z","level":"INFO","target":"dynamo_llm::discovery::watcher","message":"added model","model_name":"q"}`,
+			"removed model deepseek"},
+		"errors": {`{"time":"2025-05-13T13:47:38.880123Z","level":"ERROR","target":"dynamo_runtime","message":"connection refused"}`,
+			"2025-05-13T13:47:38.880123Z  WARN radix::scheduler: KV cache pool is full."},
+		"disagg": {"Prefill batch, #new-seq: 1, #new-token: 512, #cached-token: 0, token usage: 0.12, #running-req: 0, #queue-req: 0, #prealloc-req: 2, #inflight-req: 1, input throughput (token/s): 8123.45, "},
+	}
+	for name, ls := range lines {
+		p, ok := LookupPreset(name)
+		f, err := ParseLogFilter(name, false)
+		if !ok || err != nil {
+			t.Fatal(name, err)
+		}
+		for _, l := range ls {
+			if !f.Match(l) {
+				t.Errorf("preset %s (%s) misses %q", name, p.Pattern, l)
+			}
+		}
+	}
+	if got := strings.Join(PresetNames(), ","); got != "cache,register,errors,disagg" {
+		t.Fatalf("presets %s", got)
+	}
+	seen := map[string]bool{}
+	for _, p := range LogPresets {
+		if p.Key == "" || seen[p.Key] || p.Help == "" {
+			t.Fatalf("preset %+v: every preset needs its own key and a help", p)
+		}
+		seen[p.Key] = true
+	}
+}

@@ -10,7 +10,6 @@ import (
 	corev1 "k8s.io/api/core/v1"
 	metav1 "k8s.io/apimachinery/pkg/apis/meta/v1"
 	"k8s.io/apimachinery/pkg/apis/meta/v1/unstructured"
-	"pgregory.net/rapid"
 )
 
 // Tests in this file need no API server.
@@ -57,45 +56,6 @@ func TestLogFilterPresetsAndRegex(t *testing.T) {
 	if !none.Match("x") || !empty.Match("x") {
 		t.Fatal("an empty filter must pass everything")
 	}
-}
-
-// LogBuffer against a reference model: a plain slice that keeps the last capacity lines.
-func TestLogBufferMatchesModel(t *testing.T) {
-	rapid.Check(t, func(t *rapid.T) {
-		capacity := rapid.IntRange(1, 20).Draw(t, "capacity")
-		b := NewLogBuffer(capacity)
-		var model []string
-		var total int64
-		ops := rapid.SliceOfN(rapid.IntRange(0, 9), 0, 200).Draw(t, "ops")
-		for i, op := range ops {
-			switch {
-			case op == 0:
-				b.Clear()
-				model, total = nil, 0
-			default:
-				text := strings.Repeat("x", op) + string(rune('a'+i%26))
-				b.Add(LogLine{Text: text})
-				model = append(model, text)
-				total++
-			}
-			keep := model
-			if len(keep) > capacity {
-				keep = keep[len(keep)-capacity:]
-			}
-			got := b.Lines()
-			if len(got) != len(keep) || b.Len() != len(keep) {
-				t.Fatalf("len %d, model %d", len(got), len(keep))
-			}
-			for j := range got {
-				if got[j].Text != keep[j] {
-					t.Fatalf("line %d: %q, model %q", j, got[j].Text, keep[j])
-				}
-			}
-			if b.Total() != total || b.Dropped() != total-int64(len(keep)) {
-				t.Fatalf("total %d dropped %d, model %d/%d", b.Total(), b.Dropped(), total, total-int64(len(keep)))
-			}
-		}
-	})
 }
 
 func TestParseTimestampedLine(t *testing.T) {

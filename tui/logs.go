@@ -17,15 +17,15 @@ import (
 	"github.com/radixops/radix/kube"
 )
 
-// logPresets are the filters on keys: what an operator of SGLang on Dynamo looks for most.
-var logPresets = []struct {
-	action, key, help, re string
-}{
-	{"preset-cache", "C", "cache lines", `(?i)#cached-token|cache hit|token usage|kv cache|evict|retract`},
-	{"preset-register", "R", "registration", `(?i)regist|added model|removed model|model_name=`},
-	{"preset-errors", "E", "errors", `(?i)error|exception|traceback|panic|fatal|\bfail|oom|killed|retract`},
-	{"preset-disagg", "D", "disaggregation", `(?i)disagg|bootstrap|prefill|nixl|transfer|kv.?sender|kv.?receiver`},
-}
+// logPresets are the filters on keys: kube.LogPresets, the table `radix logs --filter` reads, so a key
+// and --filter NAME select the same lines.
+var logPresets = func() []struct{ action, key, help, re string } {
+	out := make([]struct{ action, key, help, re string }, len(kube.LogPresets))
+	for i, p := range kube.LogPresets {
+		out[i] = struct{ action, key, help, re string }{"preset-" + p.Name, p.Key, p.Help, p.Pattern}
+	}
+	return out
+}()
 
 // sinceKeys are k9s's: 0 tail, 2–6 since 1m, 5m, 15m, 30m, 1h.
 var sinceKeys = map[string]time.Duration{"0": 0, "2": time.Minute, "3": 5 * time.Minute, "4": 15 * time.Minute, "5": 30 * time.Minute, "6": time.Hour}

@@ -272,3 +272,71 @@ func FuzzParseFilter(f *testing.F) {
 		}
 	})
 }
+
+// The console's preset keys are `radix logs --filter`'s presets: the same table, so C and --filter
+// cache (and the others) select the same lines of every shape.
+func TestLogPresetKeysAreTheCLIPresets(t *testing.T) {
+	corpus := []string{
+		"Prefill batch, #new-seq: 1, #new-token: 5, #cached-token: 35, token usage: 0.00, #running-req: 0, #queue-req: 0, ",
+		"Prefill batch [7], #new-seq: 1, #new-token: 5, #cached-token: 35, full token usage: 0.00, swa token usage: 0.01, ",
+		"Decode batch, #running-req: 1, #token: 52, token usage: 0.01, cpu graph: False, gen throughput (token/s): 31.25, #queue-req: 0, ",
+		"KV cache pool is full. Retract requests. #retracted_reqs: 1, #new_token_ratio: 0.0980 -> 0.3487",
+		"2025-05-13T13:47:38.880123Z  INFO dynamo_llm::discovery::watcher: Chat completions is ready",
+		`{"time":"2025-05-13T13:47:38.880123Z","level":"ERROR","target":"dynamo_runtime","message":"connection refused"}`,
+		"removed model deepseek", "Successfully registered LLM with runtime config", "bootstrap room 12345 assigned",
+		"RuntimeError: CUDA out of memory", "GET /health 200", "radix tree evicted 32 tokens",
+	}
+	if len(logPresets) != len(kube.LogPresets) {
+		t.Fatalf("%d console presets, %d CLI presets", len(logPresets), len(kube.LogPresets))
+	}
+	for i, p := range logPresets {
+		kp := kube.LogPresets[i]
+		if p.action != "preset-"+kp.Name || p.key != kp.Key {
+			t.Fatalf("console preset %+v is not %+v", p, kp)
+		}
+		cf, err := parseFilter(p.re)
+		if err != nil {
+			t.Fatal(err)
+		}
+		lf, err := kube.ParseLogFilter(kp.Name, false)
+		if err != nil {
+			t.Fatal(err)
+		}
+		n := 0
+		for _, l := range corpus {
+			if cf.match(l) != lf.Match(l) {
+				t.Errorf("key %s and --filter %s differ on %q", p.key, kp.Name, l)
+			}
+			if cf.match(l) {
+				n++
+			}
+		}
+		if n == 0 || n == len(corpus) {
+			t.Errorf("preset %s selects %d of %d lines", kp.Name, n, len(corpus))
+		}
+	}
+}
+
+// When /metrics had no cache figure the cache panel says its cache figures come from the log lines,
+// and why; a worker with neither says it has no cache data.
+func TestLogFallbackShownInCachePanel(t *testing.T) {
+	h := newHarness(t, 120, 40, nil)
+	h.waitScreen("sglang-agg")
+	h.press("j", "j") // sglang-router
+	st, _ := h.fake.CacheStats(t.Context(), "dynamo-cloud", "sglang-router")
+	if len(st) < 2 {
+		t.Fatalf("stats %+v", st)
+	}
+	st[0].CacheSource, st[0].CacheNote = "logs", "/metrics has no cache figure: dynamo_component_kvstats_total_blocks is 0; #cached-token of 12 prefill batch lines"
+	st[1].CacheSource, st[1].CacheNote = "", "/metrics has no cache figure (only request counts); no SGLang batch line in the log yet"
+	h.fake.SetStats("dynamo-cloud", "sglang-router", st)
+	h.press(":", "cache", "enter")
+	h.waitScreen("cache from logs")
+	scr := h.screen()
+	for _, want := range []string{"(worker, load from metrics, cache from logs)", "cache: /metrics has no cache figure: dynamo_component_kvstats_total_blocks is 0",
+		"(worker, from metrics, no cache data)"} {
+		if !strings.Contains(scr, want) {
+			t.Errorf("screen lacks %q:\n%s", want, scr)
+		}
+	}
+}

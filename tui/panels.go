@@ -331,6 +331,18 @@ func (v *cache) add(stats []kube.WorkerStats) {
 	}
 }
 
+// sourceText says where a worker's figures come from: one source, or the load figures from /metrics
+// and the cache figures from the log lines (or from nowhere) when /metrics had no cache figure.
+func sourceText(l kube.WorkerStats) string {
+	switch {
+	case l.Role == "frontend" || l.CacheSource == l.Source:
+		return "from " + l.Source
+	case l.CacheSource == "":
+		return "from " + l.Source + ", no cache data"
+	}
+	return "load from " + l.Source + ", cache from " + l.CacheSource
+}
+
 func (v *cache) View() string {
 	if !v.dirty && v.cacheS != "" {
 		return v.cacheS
@@ -352,7 +364,13 @@ func (v *cache) View() string {
 		if l.PromptTokens > 0 {
 			cached = fmt.Sprintf(" · cached %.0f / prompt %.0f tokens", l.CachedTokens, l.PromptTokens)
 		}
-		lines = append(lines, st.Header.Render(" "+pod)+st.Dim.Render(fmt.Sprintf(" (%s, from %s)%s", se.role, se.source, cached)))
+		lines = append(lines, st.Header.Render(" "+pod)+st.Dim.Render(fmt.Sprintf(" (%s, %s)%s", se.role, sourceText(l), cached)))
+		if l.Role == "frontend" && l.Requests > 0 {
+			lines = append(lines, st.Dim.Render(fmt.Sprintf("   %.0f requests, %.0f failed", l.Requests, l.Errors)))
+		}
+		if l.CacheNote != "" && l.CacheSource != l.Source {
+			lines = append(lines, st.Dim.Render("   cache: "+ansiFree(l.CacheNote)))
+		}
 		vals := []string{fmt.Sprintf("%.1f%%", 100*l.CacheHitRate), fmt.Sprintf("%.1f%%", 100*l.TokenUsage),
 			strconv.Itoa(l.Running), strconv.Itoa(l.Queued), fmt.Sprintf("%.1f", l.GenThroughput), l.TTFT.Round(time.Millisecond).String()}
 		for i, n := range names {

@@ -395,14 +395,30 @@ func cacheCmd(g *globals) *cobra.Command {
 				return err
 			}
 			t := newTable(w)
-			fmt.Fprintln(t, "POD\tROLE\tSOURCE\tHIT RATE\tCACHED/PROMPT\tTOKEN USAGE\tRUNNING\tQUEUED\tGEN TOK/S\tTTFT")
+			fmt.Fprintln(t, "POD\tROLE\tSOURCE\tCACHE FROM\tHIT RATE\tCACHED/PROMPT\tTOKEN USAGE\tRUNNING\tQUEUED\tGEN TOK/S\tTTFT")
+			var notes []string
 			for _, s := range stats {
 				ttft := "-"
 				if s.TTFT > 0 {
 					ttft = s.TTFT.Round(time.Millisecond).String()
 				}
-				fmt.Fprintf(t, "%s\t%s\t%s\t%.1f%%\t%.0f/%.0f\t%.2f\t%d\t%d\t%.1f\t%s\n", s.Pod, s.Role, s.Source,
+				// Where the cache figures come from: /metrics, the parsed log lines when /metrics had
+				// none (the note says why), or nowhere yet.
+				from := s.CacheSource
+				switch {
+				case s.Role == config.RoleFrontend:
+					from = "-"
+				case from == "":
+					from = "none"
+				}
+				if s.Role != config.RoleFrontend && s.CacheSource != s.Source && s.CacheNote != "" {
+					notes = append(notes, s.Pod+": "+s.CacheNote)
+				}
+				fmt.Fprintf(t, "%s\t%s\t%s\t%s\t%.1f%%\t%.0f/%.0f\t%.2f\t%d\t%d\t%.1f\t%s\n", s.Pod, s.Role, s.Source, from,
 					100*s.CacheHitRate, s.CachedTokens, s.PromptTokens, s.TokenUsage, s.Running, s.Queued, s.GenThroughput, ttft)
+			}
+			for _, n := range notes {
+				fmt.Fprintln(cmd.ErrOrStderr(), n)
 			}
 			if len(stats) == 0 {
 				fmt.Fprintln(cmd.ErrOrStderr(), "no running worker or frontend pods with figures")

@@ -63,7 +63,7 @@ func TestLeasesAddAndRemoveWorkers(t *testing.T) {
 		t.Fatalf("changes %q, want %s", got, want)
 	}
 	out := logs.String()
-	for _, want := range []string{"clear_namespace", "added model model_name=demo", "removed model model_name=demo"} {
+	for _, want := range []string{"clear_namespace", `added model model_name="demo"`, `removed model model_name="demo"`} {
 		if !strings.Contains(out, want) {
 			t.Errorf("log lacks %q:\n%s", want, out)
 		}

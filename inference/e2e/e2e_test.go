@@ -19,6 +19,8 @@ import (
 	"syscall"
 	"testing"
 	"time"
+
+	"github.com/radixops/radix/inference/telemetry"
 )
 
 var (
@@ -125,30 +127,27 @@ func topology(t *testing.T, frontendArgs []string, roles ...string) (*proc, []*p
 	return fe, ws
 }
 
-// waitHealthy waits until the frontend's /health lists n endpoints.
+// waitHealthy waits until the frontend's /health is healthy with n instances (current Dynamo's shape:
+// 503 not_ready while the initial discovery is in progress).
 func waitHealthy(t *testing.T, fe *proc, n int) {
 	t.Helper()
 	deadline := time.Now().Add(60 * time.Second)
 	for time.Now().Before(deadline) {
 		resp, err := http.Get(fe.url + "/health")
 		if err == nil {
-			var h struct {
-				Status    string   `json:"status"`
-				Message   string   `json:"message"`
-				Endpoints []string `json:"endpoints"`
-			}
+			var h telemetry.Health
 			_ = json.NewDecoder(resp.Body).Decode(&h)
 			resp.Body.Close()
-			if resp.StatusCode == 503 && h.Message != "No endpoints available" {
-				t.Fatalf("unhealthy frontend says %q", h.Message)
+			if resp.StatusCode == 503 && (h.Status != telemetry.HealthNotReady || h.Message != telemetry.MsgDiscovering) {
+				t.Fatalf("unready frontend says %q: %q", h.Status, h.Message)
 			}
-			if resp.StatusCode == 200 && len(h.Endpoints) == n {
+			if resp.StatusCode == 200 && h.Status == telemetry.HealthHealthy && len(h.Instances) == n {
 				return
 			}
 		}
 		time.Sleep(100 * time.Millisecond)
 	}
-	t.Fatalf("frontend never listed %d endpoints", n)
+	t.Fatalf("frontend never listed %d instances", n)
 }
 
 type chatResult struct {

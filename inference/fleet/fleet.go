@@ -606,7 +606,7 @@ func (f *Fleet) CacheStats(ctx context.Context, namespace, name string) ([]kube.
 			continue
 		}
 		out = append(out, kube.WorkerStats{
-			Pod: p.Pod, Role: p.Role, Source: "logs", At: cs.Last,
+			Pod: p.Pod, Role: p.Role, Source: "logs", CacheSource: "logs", At: cs.Last,
 			CacheHitRate: cs.HitRate(), TokenUsage: cs.TokenUsage, Running: cs.Running, Queued: cs.Queued,
 			GenThroughput: cs.GenThroughput, CachedTokens: float64(cs.CachedTokens),
 			PromptTokens: float64(cs.CachedTokens + cs.NewTokens),

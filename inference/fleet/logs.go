@@ -113,9 +113,11 @@ func readLog(src logSource, tail int, since time.Time) ([]kube.LogLine, int64) {
 	return out, offset
 }
 
-// toLine timestamps a line: its own timestamp, else the previous line's (a continuation such as a
-// stack trace belongs with it), else now.
+// toLine timestamps a line: its own timestamp (a Dynamo prefix, a JSONL record's time or SGLang's
+// prefix), else the previous line's (a continuation such as a stack trace belongs with it), else now.
+// The text is kept as the user sees it, without terminal escapes, as the cluster's logs are.
 func toLine(pod, text string, last *time.Time) kube.LogLine {
+	text = telemetry.StripANSI(text)
 	t, ok := telemetry.LineTime(text)
 	switch {
 	case ok:

@@ -3,11 +3,13 @@ package fleet
 import (
 	"context"
 	"fmt"
+	"io"
 	"net/http"
 	"strings"
 	"sync"
 	"time"
 
+	"github.com/radixops/radix/inference/telemetry"
 	"github.com/radixops/radix/kube"
 )
 
@@ -42,10 +44,10 @@ func probe(ctx context.Context, d *Deployment) []health {
 				return
 			}
 			defer resp.Body.Close()
-			out[i].Healthy = resp.StatusCode == http.StatusOK
-			if !out[i].Healthy {
-				out[i].Detail = fmt.Sprintf("/health answered %d", resp.StatusCode)
-			}
+			// The answer in either Dynamo generation's shape (a 503 not_ready, or 0.5.0's 200 with
+			// status unhealthy) or the worker's; its message is what the pod row shows.
+			body, _ := io.ReadAll(io.LimitReader(resp.Body, 64<<10))
+			out[i].Healthy, out[i].Detail = telemetry.ReadHealth(resp.StatusCode, body)
 		}()
 	}
 	wg.Wait()

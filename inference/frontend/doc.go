@@ -8,8 +8,10 @@
 //
 // The frontend needs no copy of the model: it fetches tokenizer.json, tokenizer_config.json and
 // generation_config.json from the first worker that registers (GET /internal/model-info), unless
-// --model names a model directory. /health is 503 {"status":"unhealthy","message":"No endpoints
-// available"} until a worker is registered and the tokenizer loaded.
+// --model names a model directory. /health answers as the current Dynamo frontend does: 503
+// {"status":"not_ready","message":"Initial model discovery in progress",…} until a worker is registered
+// and the tokenizer loaded, then 200 {"status":"healthy",…} with the endpoints and instances; it logs
+// "Chat completions is ready" and "Completions is ready" when it becomes ready.
 //
 // profile.go runs a whole profile (frontend and workers) as child processes: `radix serve --profile`.
 package frontend

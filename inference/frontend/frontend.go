@@ -2,10 +2,12 @@ package frontend
 
 import (
 	"bytes"
+	"cmp"
 	"context"
 	"encoding/json"
 	"errors"
 	"fmt"
+	"hash/fnv"
 	"io"
 	"math/rand/v2"
 	"net"
@@ -303,21 +305,50 @@ func (f *Frontend) tryLoad(reg discovery.Registration) error {
 	s := server.New(server.Config{ModelName: reg.Model, APIKey: f.opts.APIKey, Logger: f.log})
 	s.SetBackend(f, tok, info.ContextLen)
 	f.srv.Store(s)
+	// The current frontend's readiness lines, one per API, once the model's pipeline is built.
+	f.log.Info(telemetry.MsgChatReady)
+	f.log.Info(telemetry.MsgCompletionsReady)
 	return nil
 }
 
+// health answers as the current Dynamo frontend does: 503 "not_ready" until its initial model
+// discovery is complete (here: a worker has registered and its tokenizer is loaded), 503
+// "shutting_down" once it stops, 200 "healthy" otherwise; every answer lists the endpoints and
+// instances registered, a worker's URL as its transport.
 func (f *Frontend) health(w http.ResponseWriter, _ *http.Request) {
 	ws := f.reg.Workers()
-	if len(ws) == 0 || f.srv.Load() == nil {
-		writeJSON(w, 503, map[string]string{"status": "unhealthy", "message": "No endpoints available"})
-		return
-	}
-	eps := []string{}
+	h := telemetry.Health{Endpoints: []string{}, Instances: []telemetry.HealthInstance{}}
 	for _, r := range ws {
-		eps = append(eps, fmt.Sprintf("dyn://%s.%s.generate/%s", r.Namespace, r.Role, r.Endpoint))
+		component := "backend" // Dynamo's SGLang workers: backend (aggregated, decode) and prefill
+		if r.Role == discovery.RolePrefill {
+			component = "prefill"
+		}
+		ns := r.Namespace
+		if ns == "" {
+			ns = "dynamo"
+		}
+		h.Endpoints = append(h.Endpoints, "dyn://"+ns+"."+component+".generate")
+		id := fnv.New64a()
+		id.Write([]byte(r.ID))
+		h.Instances = append(h.Instances, telemetry.HealthInstance{Component: component, Endpoint: "generate", Namespace: ns,
+			InstanceID: id.Sum64(), Transport: map[string]string{"http": r.Endpoint}})
 	}
-	slices.Sort(eps)
-	writeJSON(w, 200, map[string]any{"status": "healthy", "endpoints": eps})
+	slices.Sort(h.Endpoints)
+	h.Endpoints = slices.Compact(h.Endpoints)
+	slices.SortFunc(h.Instances, func(a, b telemetry.HealthInstance) int {
+		return cmp.Or(cmp.Compare(a.Component, b.Component), cmp.Compare(a.InstanceID, b.InstanceID))
+	})
+	code := http.StatusOK
+	h.InitialDiscoveryComplete = len(ws) > 0 && f.srv.Load() != nil
+	switch {
+	case f.ctx.Err() != nil:
+		code, h.Status, h.Message = http.StatusServiceUnavailable, telemetry.HealthShuttingDown, telemetry.MsgShuttingDown
+	case !h.InitialDiscoveryComplete:
+		code, h.Status, h.Message = http.StatusServiceUnavailable, telemetry.HealthNotReady, telemetry.MsgDiscovering
+	default:
+		h.Status, h.Message = telemetry.HealthHealthy, telemetry.MsgHealthy
+	}
+	writeJSON(w, code, h)
 }
 
 func (f *Frontend) models(w http.ResponseWriter, _ *http.Request) {

@@ -15,6 +15,7 @@ import (
 	"time"
 
 	"github.com/radixops/radix/inference/discovery"
+	"github.com/radixops/radix/inference/telemetry"
 	"github.com/radixops/radix/inference/tokenizer"
 	"github.com/radixops/radix/inference/worker"
 )
@@ -142,13 +143,17 @@ func waitReady(t *testing.T, fe string) {
 	t.Fatal("frontend never became healthy")
 }
 
-// Health is Dynamo's: 503 "No endpoints available" until a worker registers, then 200 with endpoints;
-// /v1/models lists the registered workers' model; requests go through the workers' internal API.
+// Health is the current Dynamo frontend's: 503 not_ready until a worker registers (and its tokenizer is
+// loaded), then 200 healthy with the endpoints and instances; /v1/models lists the registered workers'
+// model; requests go through the workers' internal API.
 func TestHealthModelsAndRouting(t *testing.T) {
 	fe := startFrontend(t, "round-robin")
 	code, body := get(t, fe+"/health")
-	if code != 503 || strings.TrimSpace(body) != `{"message":"No endpoints available","status":"unhealthy"}` {
+	if code != 503 || strings.TrimSpace(body) != `{"status":"not_ready","message":"Initial model discovery in progress","initial_discovery_complete":false,"initial_discovery_error":null,"endpoints":[],"instances":[]}` {
 		t.Fatalf("health without workers: %d %s", code, body)
+	}
+	if ready, detail := telemetry.ReadHealth(code, []byte(body)); ready || !strings.Contains(detail, "not_ready") {
+		t.Fatalf("read as %v %q", ready, detail)
 	}
 	if code, body := chat(t, fe, false); code != 503 {
 		t.Fatalf("chat without workers: %d %s", code, body)
@@ -158,8 +163,15 @@ func TestHealthModelsAndRouting(t *testing.T) {
 	register(t, fe, "b", b.srv.URL)
 	waitReady(t, fe)
 	code, body = get(t, fe+"/health")
-	if code != 200 || !strings.Contains(body, a.srv.URL) || !strings.Contains(body, b.srv.URL) {
+	var h telemetry.Health
+	if err := json.Unmarshal([]byte(body), &h); err != nil || code != 200 || h.Status != "healthy" || h.Message != "Service is healthy" ||
+		!h.InitialDiscoveryComplete || h.InitialDiscoveryError != nil || len(h.Instances) != 2 ||
+		!strings.Contains(body, `"transport":{"http":"`+a.srv.URL+`"}`) || !strings.Contains(body, b.srv.URL) ||
+		len(h.Endpoints) != 1 || !strings.HasPrefix(h.Endpoints[0], "dyn://") || !strings.HasSuffix(h.Endpoints[0], ".backend.generate") {
 		t.Fatalf("health with workers: %d %s", code, body)
+	}
+	if ready, _ := telemetry.ReadHealth(code, []byte(body)); !ready {
+		t.Fatal("a healthy answer read as not ready")
 	}
 	if _, body := get(t, fe+"/v1/models"); !strings.Contains(body, `"id":"fake"`) {
 		t.Fatalf("models: %s", body)

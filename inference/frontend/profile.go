@@ -18,6 +18,7 @@ import (
 	"time"
 
 	"github.com/radixops/radix/config"
+	"github.com/radixops/radix/inference/telemetry"
 )
 
 // ProfileOptions configure RunProfile.
@@ -177,8 +178,9 @@ func waitHealthy(ctx context.Context, url string, exited <-chan string) error {
 	for {
 		resp, err := c.Get(url + "/health")
 		if err == nil {
+			body, _ := io.ReadAll(io.LimitReader(resp.Body, 64<<10))
 			resp.Body.Close()
-			if resp.StatusCode == http.StatusOK {
+			if ready, _ := telemetry.ReadHealth(resp.StatusCode, body); ready {
 				return nil
 			}
 		}

@@ -1,28 +1,44 @@
 package telemetry
 
 import (
+	"encoding/json"
 	"fmt"
 	"strconv"
 	"strings"
 	"time"
 )
 
-// PrefillBatch is one `Prefill batch.` line: the scheduler admitted NewSeq requests whose uncached
+// PrefillBatch is one `Prefill batch` line: the scheduler admitted NewSeq requests whose uncached
 // tails total NewToken tokens, CachedToken tokens having come from the radix cache.
 type PrefillBatch struct {
+	Iter                          int // forward iteration, written only with SGLANG_LOG_FORWARD_ITERS (0 otherwise)
 	NewSeq, NewToken, CachedToken int
-	TokenUsage                    float64 // (total − free − evictable cached) / total
-	Running, Queued               int
-	InputThroughput               float64 // token/s; only the newer comma form carries it
+	// TokenUsage is (total − free − evictable cached) / total; hybrid models write it per pool as
+	// "full token usage" (read into TokenUsage) and "swa token usage" or "mamba usage".
+	TokenUsage      float64
+	SWATokenUsage   float64
+	MambaUsage      float64
+	Running, Queued int
+	// Disagg marks a prefill worker of a disaggregated pair, whose line carries its bootstrap and
+	// in-flight queues and the input throughput.
+	Disagg                   bool
+	PreallocReq, InflightReq int
+	InputThroughput          float64 // token/s
 }
 
-// DecodeBatch is one `Decode batch.` line, written every 40 decode steps.
+// DecodeBatch is one `Decode batch` line, written every 40 decode steps.
 type DecodeBatch struct {
-	Running, Tokens int // Tokens: KV tokens held by the running requests
+	Iter            int // forward iteration, as in PrefillBatch
+	Running, Tokens int // Tokens: KV tokens held by the running requests ("#full token" on hybrid models)
 	TokenUsage      float64
-	CudaGraph       bool
-	GenThroughput   float64 // token/s since the previous decode line
-	Queued          int
+	SWATokenUsage   float64
+	MambaUsage      float64
+	// CudaGraph is the value of the graph field: "cuda graph: True" on a GPU, "cpu graph: …" on a CPU
+	// (CUDA says which of the two the line named).
+	CudaGraph     bool
+	CUDA          bool
+	GenThroughput float64 // token/s since the previous decode line
+	Queued        int
 }
 
 // Retract is the line written when decode ran out of KV pages and requests were pushed back to the
@@ -43,23 +59,53 @@ const (
 	MsgRegistrationSucceed = "Model registration succeeded; processing queued requests"
 	MsgAddedModel          = "added model"
 	MsgRemovedModel        = "removed model"
+	// The current frontend says per API when a model's pipeline is built, instead of "added model".
+	MsgChatReady        = "Chat completions is ready"
+	MsgCompletionsReady = "Completions is ready"
 )
 
-// String is the SGLang 0.5.0 form, trailing ", " included, exactly as SGLang writes it.
+// String is the current SGLang form (a comma after "batch", trailing ", " included), as SGLang 0.5.x
+// writes it; a disaggregated prefill worker adds its queues and the input throughput.
 func (b PrefillBatch) String() string {
-	return fmt.Sprintf("Prefill batch. #new-seq: %d, #new-token: %d, #cached-token: %d, token usage: %.2f, #running-req: %d, #queue-req: %d, ",
-		b.NewSeq, b.NewToken, b.CachedToken, b.TokenUsage, b.Running, b.Queued)
+	return b.format(",", b.Iter, b.Disagg)
 }
 
-// NewFormString is the newer SGLang form: a comma after "batch" and the input throughput appended.
-func (b PrefillBatch) NewFormString() string {
-	return fmt.Sprintf("Prefill batch, #new-seq: %d, #new-token: %d, #cached-token: %d, token usage: %.2f, #running-req: %d, #queue-req: %d, input throughput (token/s): %.2f, ",
-		b.NewSeq, b.NewToken, b.CachedToken, b.TokenUsage, b.Running, b.Queued, b.InputThroughput)
+// V050String is the SGLang 0.5.0 form ("Prefill batch." with a full stop).
+func (b PrefillBatch) V050String() string {
+	return b.format(".", 0, false)
 }
 
-// String is the SGLang 0.5.0 form. radix runs on a CPU, so cuda graph is always False there, but the
-// field stays so the console parses real SGLang lines the same way.
+func (b PrefillBatch) format(sep string, iter int, disagg bool) string {
+	var sb strings.Builder
+	sb.WriteString("Prefill batch")
+	if iter > 0 {
+		fmt.Fprintf(&sb, " [%d]", iter)
+	}
+	fmt.Fprintf(&sb, "%s #new-seq: %d, #new-token: %d, #cached-token: %d, token usage: %.2f, #running-req: %d, #queue-req: %d, ",
+		sep, b.NewSeq, b.NewToken, b.CachedToken, b.TokenUsage, b.Running, b.Queued)
+	if disagg {
+		fmt.Fprintf(&sb, "#prealloc-req: %d, #inflight-req: %d, input throughput (token/s): %.2f, ", b.PreallocReq, b.InflightReq, b.InputThroughput)
+	}
+	return sb.String()
+}
+
+// String is the current SGLang form. radix runs on a CPU, so unless CUDA is set the graph field is
+// SGLang's CPU one, "cpu graph".
 func (b DecodeBatch) String() string {
+	graph := "cpu graph"
+	if b.CUDA {
+		graph = "cuda graph"
+	}
+	iter := ""
+	if b.Iter > 0 {
+		iter = fmt.Sprintf(" [%d]", b.Iter)
+	}
+	return fmt.Sprintf("Decode batch%s, #running-req: %d, #token: %d, token usage: %.2f, %s: %s, gen throughput (token/s): %.2f, #queue-req: %d, ",
+		iter, b.Running, b.Tokens, b.TokenUsage, graph, pyBool(b.CudaGraph), b.GenThroughput, b.Queued)
+}
+
+// V050String is the SGLang 0.5.0 form, which always said "cuda graph".
+func (b DecodeBatch) V050String() string {
 	return fmt.Sprintf("Decode batch. #running-req: %d, #token: %d, token usage: %.2f, cuda graph: %s, gen throughput (token/s): %.2f, #queue-req: %d, ",
 		b.Running, b.Tokens, b.TokenUsage, pyBool(b.CudaGraph), b.GenThroughput, b.Queued)
 }
@@ -74,11 +120,12 @@ func (s Startup) String() string {
 		s.MaxTotalNumTokens, s.ChunkedPrefillSize, s.MaxPrefillTokens, s.MaxRunningRequests, s.ContextLen)
 }
 
-// AddedModel is the frontend's line on discovering a model.
-func AddedModel(name string) string { return MsgAddedModel + " model_name=" + name }
+// AddedModel is the frontend's line on discovering a model: the message, then the tracing field as
+// Dynamo's compact format writes a string field (quoted).
+func AddedModel(name string) string { return MsgAddedModel + " model_name=" + strconv.Quote(name) }
 
 // RemovedModel is the frontend's line on losing a model.
-func RemovedModel(name string) string { return MsgRemovedModel + " model_name=" + name }
+func RemovedModel(name string) string { return MsgRemovedModel + " model_name=" + strconv.Quote(name) }
 
 func pyBool(b bool) string {
 	if b {
@@ -87,13 +134,14 @@ func pyBool(b bool) string {
 	return "False"
 }
 
-// FormatPrefix renders Dynamo's default log prefix and message:
-// `2025-05-13T13:47:38.880Z  INFO target: message` (the level right-aligned in five columns).
+// FormatPrefix renders Dynamo's default (compact, ANSI off) log prefix and message:
+// `2025-05-13T13:47:38.880123Z  INFO target: message` (microseconds, the level right-aligned in five
+// columns), as the runtime's logger writes with DYN_SDK_DISABLE_ANSI_LOGGING set.
 func FormatPrefix(t time.Time, level, target, msg string) string {
 	return fmt.Sprintf("%s %5s %s: %s", t.UTC().Format(dynamoTime), strings.ToUpper(level), target, msg)
 }
 
-const dynamoTime = "2006-01-02T15:04:05.000Z"
+const dynamoTime = "2006-01-02T15:04:05.000000Z"
 
 // Kind says which line a Record came from.
 type Kind uint8
@@ -107,6 +155,7 @@ const (
 	KindRegistrationSucceed // worker: Model registration succeeded; processing queued requests
 	KindModelAdded          // frontend: added model
 	KindModelRemoved        // frontend: removed model
+	KindModelReady          // current frontend: "Chat completions is ready" and the like
 )
 
 func (k Kind) String() string {
@@ -127,12 +176,15 @@ func (k Kind) String() string {
 		return "model-added"
 	case KindModelRemoved:
 		return "model-removed"
+	case KindModelReady:
+		return "model-ready"
 	}
 	return "unknown"
 }
 
 // Record is one recognised log line. Only the field matching Kind is set; Time, Level and Target are
-// set when the line carried a Dynamo or SGLang prefix (Time is zero otherwise).
+// set when the line carried a Dynamo prefix, a JSONL record or SGLang's Python prefix (Time is zero
+// otherwise).
 type Record struct {
 	Kind    Kind
 	Time    time.Time
@@ -143,23 +195,36 @@ type Record struct {
 	Retract Retract
 	Startup Startup
 	Model   string // model_name of an added/removed model line
+	Ready   string // what a readiness line says is ready: "Chat completions", "Completions", …
 }
 
-// ParseLine recognises the scheduler and registration lines, with or without a Dynamo prefix
-// (`2025-05-13T13:47:38.880Z  INFO target: msg`) or SGLang's Python prefix (`[2025-05-13 13:47:38 TP0] msg`).
-// Any other line, or a recognised line whose numbers do not parse, gives false.
+// maxParsedLine bounds the part of a line the parser reads; longer lines (a dumped request) are
+// nothing it recognises, and the bound keeps a pathological line from costing more than this.
+const maxParsedLine = 64 << 10
+
+// ParseLine recognises the scheduler, registration and readiness lines in every shape a Dynamo or
+// SGLang pod writes them: bare; after Dynamo's prefix (`2025-05-13T13:47:38.880123Z  INFO target:
+// msg`), ANSI-coloured or not; as a Dynamo JSONL record (`{"time":…,"level":…,"target":…,
+// "message":…}`); or after SGLang's own prefix (`[2025-05-13 13:47:38 TP0] msg`). Any other line, or a
+// recognised line whose numbers do not parse, gives false.
 func ParseLine(line string) (Record, bool) {
 	var r Record
-	line = strings.TrimRight(line, "\r\n")
-	msg := stripPrefix(line, &r)
+	if len(line) > maxParsedLine {
+		return Record{}, false
+	}
+	msg, fields := splitLine(line, &r)
 	var ok bool
 	switch {
 	case hasBatchMarker(msg, "Prefill batch"):
 		r.Kind = KindPrefill
-		ok = parsePrefill(afterBatchMarker(msg, "Prefill batch"), &r.Prefill)
+		rest, iter, found := afterBatchMarker(msg, "Prefill batch")
+		r.Prefill.Iter = iter
+		ok = found && parsePrefill(rest, &r.Prefill)
 	case hasBatchMarker(msg, "Decode batch"):
 		r.Kind = KindDecode
-		ok = parseDecode(afterBatchMarker(msg, "Decode batch"), &r.Decode)
+		rest, iter, found := afterBatchMarker(msg, "Decode batch")
+		r.Decode.Iter = iter
+		ok = found && parseDecode(rest, &r.Decode)
 	case strings.Contains(msg, "#retracted_reqs:"):
 		r.Kind = KindRetract
 		ok = parseRetract(msg, &r.Retract)
@@ -171,9 +236,13 @@ func ParseLine(line string) (Record, bool) {
 	case strings.Contains(msg, MsgRegistrationSucceed):
 		r.Kind, ok = KindRegistrationSucceed, true
 	case strings.HasPrefix(msg, MsgAddedModel):
-		r.Kind, r.Model, ok = KindModelAdded, field(msg, "model_name"), true
+		r.Kind, r.Model, ok = KindModelAdded, modelName(msg, MsgAddedModel, fields), true
 	case strings.HasPrefix(msg, MsgRemovedModel):
-		r.Kind, r.Model, ok = KindModelRemoved, field(msg, "model_name"), true
+		r.Kind, r.Model, ok = KindModelRemoved, modelName(msg, MsgRemovedModel, fields), true
+	default:
+		if what, found := readiness(msg); found {
+			r.Kind, r.Ready, ok = KindModelReady, what, true
+		}
 	}
 	if !ok {
 		return Record{}, false
@@ -181,27 +250,81 @@ func ParseLine(line string) (Record, bool) {
 	return r, true
 }
 
-// stripPrefix removes a Dynamo or SGLang prefix, filling r's Time/Level/Target, and returns the message.
-// A line with neither prefix is returned whole.
-// LineTime reads the timestamp a Dynamo- or SGLang-prefixed log line starts with, whatever the message.
+// LineTime reads the time a Dynamo-, JSONL- or SGLang-prefixed log line carries, whatever its message.
 func LineTime(line string) (time.Time, bool) {
+	if len(line) > maxParsedLine {
+		line = line[:maxParsedLine]
+	}
 	var r Record
-	stripPrefix(line, &r)
+	splitLine(line, &r)
 	return r.Time, !r.Time.IsZero()
 }
 
-func stripPrefix(line string, r *Record) string {
+// Message is the text of a log line without its prefix and colours: a JSONL record's message, or
+// what follows a Dynamo or SGLang prefix.
+func Message(line string) string {
+	var r Record
+	msg, _ := splitLine(line, &r)
+	return msg
+}
+
+// splitLine strips colours and the prefix, filling r's Time/Level/Target, and returns the message and,
+// for a JSONL record, its other fields.
+func splitLine(line string, r *Record) (string, map[string]any) {
+	line = StripANSI(strings.TrimRight(line, "\r\n"))
 	s := strings.TrimLeft(line, " \t")
+	if strings.HasPrefix(s, "{") {
+		if msg, fields, ok := parseJSONL(s, r); ok {
+			return msg, fields
+		}
+	}
+	return stripPrefix(s, r), nil
+}
+
+// parseJSONL reads one line of Dynamo's JSONL logger (DYN_LOGGING_JSONL=1): time, level, target,
+// message, and the event's fields flattened beside them (model_name=… becomes "model_name": "…").
+func parseJSONL(s string, r *Record) (string, map[string]any, bool) {
+	var m map[string]any
+	d := json.NewDecoder(strings.NewReader(s))
+	d.UseNumber()
+	if err := d.Decode(&m); err != nil {
+		return "", nil, false
+	}
+	raw, ok := m["message"]
+	if !ok {
+		return "", nil, false
+	}
+	msg, isStr := raw.(string)
+	if !isStr {
+		msg = fmt.Sprint(raw)
+	}
+	if ts, ok := m["time"].(string); ok {
+		if t, err := time.Parse(time.RFC3339Nano, ts); err == nil {
+			r.Time = t
+		}
+	}
+	if lv, ok := m["level"].(string); ok && isLevel(lv) {
+		r.Level = lv
+	}
+	if tg, ok := m["target"].(string); ok {
+		r.Target = tg
+	}
+	for _, k := range []string{"message", "time", "level", "target", "file", "line"} {
+		delete(m, k)
+	}
+	return msg, m, true
+}
+
+func stripPrefix(s string, r *Record) string {
 	if strings.HasPrefix(s, "[") {
-		// SGLang: [2025-05-13 13:47:38 TP0] msg  (the rank tags vary; the date is the first 19 bytes)
+		// SGLang: [2025-05-13 13:47:38 TP0] msg, with milliseconds under SGLANG_LOG_MS
+		// ([2025-05-13 13:47:38.880 TP0]); the rank tags vary.
 		end := strings.Index(s, "] ")
 		if end > 0 {
 			inner := s[1:end]
-			if len(inner) >= 19 {
-				if t, err := time.Parse("2006-01-02 15:04:05", inner[:19]); err == nil {
-					r.Time = t
-					return s[end+2:]
-				}
+			if t, ok := sglangTime(inner); ok {
+				r.Time = t
+				return s[end+2:]
 			}
 		}
 		return s
@@ -220,13 +343,58 @@ func stripPrefix(line string, r *Record) string {
 		return s
 	}
 	r.Time, r.Level = t, level
-	target, msg, found := strings.Cut(rest, ": ")
-	if !found || strings.ContainsAny(target, " \t") {
-		// No target: the message follows the level directly.
-		return rest
+	// The compact format writes the names of the enclosing spans, then the target, each followed by
+	// ":" (`span: dynamo_llm::http::service: msg`); the last such word is the target.
+	for range 8 {
+		word, after, found := strings.Cut(rest, " ")
+		if !found || len(word) < 2 || !strings.HasSuffix(word, ":") || !isTargetName(word[:len(word)-1]) {
+			break
+		}
+		r.Target, rest = word[:len(word)-1], after
 	}
-	r.Target = target
-	return msg
+	return rest
+}
+
+// sglangTime reads the date SGLang's Python logger opens its bracket with.
+func sglangTime(inner string) (time.Time, bool) {
+	const layout = "2006-01-02 15:04:05"
+	if len(inner) < len(layout) {
+		return time.Time{}, false
+	}
+	n := len(layout)
+	if len(inner) >= n+4 && inner[n] == '.' && isDigits(inner[n+1:n+4]) {
+		n += 4
+	}
+	if len(inner) > n && inner[n] != ' ' {
+		return time.Time{}, false
+	}
+	t, err := time.Parse(layout+".000"[:n-len(layout)], inner[:n])
+	if err != nil {
+		return time.Time{}, false
+	}
+	return t, true
+}
+
+func isDigits(s string) bool {
+	for i := 0; i < len(s); i++ {
+		if s[i] < '0' || s[i] > '9' {
+			return false
+		}
+	}
+	return s != ""
+}
+
+// isTargetName accepts tracing targets and span names: Rust paths (a::b), Python module.function.
+func isTargetName(s string) bool {
+	for i := 0; i < len(s); i++ {
+		c := s[i]
+		switch {
+		case c >= 'a' && c <= 'z', c >= 'A' && c <= 'Z', c >= '0' && c <= '9', c == '_', c == ':', c == '.', c == '-', c == '<', c == '>':
+		default:
+			return false
+		}
+	}
+	return true
 }
 
 func isLevel(s string) bool {
@@ -237,19 +405,70 @@ func isLevel(s string) bool {
 	return false
 }
 
-// hasBatchMarker finds "Prefill batch." or "Prefill batch," (0.5.0 and newer forms).
+// hasBatchMarker finds "Prefill batch." (0.5.0), "Prefill batch," (current) or "Prefill batch [N],"
+// (SGLANG_LOG_FORWARD_ITERS).
 func hasBatchMarker(msg, marker string) bool {
-	i := strings.Index(msg, marker)
-	if i < 0 || i+len(marker) >= len(msg) {
-		return false
-	}
-	c := msg[i+len(marker)]
-	return c == '.' || c == ','
+	_, _, ok := afterBatchMarker(msg, marker)
+	return ok
 }
 
-func afterBatchMarker(msg, marker string) string {
+// afterBatchMarker returns what follows the marker and its separator, and the iteration number.
+func afterBatchMarker(msg, marker string) (rest string, iter int, ok bool) {
 	i := strings.Index(msg, marker)
-	return msg[i+len(marker)+1:]
+	if i < 0 {
+		return "", 0, false
+	}
+	s := msg[i+len(marker):]
+	if strings.HasPrefix(s, " [") {
+		end := strings.IndexByte(s, ']')
+		if end < 0 {
+			return "", 0, false
+		}
+		n, err := strconv.Atoi(s[2:end])
+		if err != nil || n < 0 {
+			return "", 0, false
+		}
+		iter, s = n, s[end+1:]
+	}
+	if s == "" || (s[0] != '.' && s[0] != ',') {
+		return "", 0, false
+	}
+	return s[1:], iter, true
+}
+
+// modelName is the model of an added/removed model line: the model_name field (JSONL or tracing's
+// key=value), or 0.5.0's positional `removed model <name>`.
+func modelName(msg, marker string, fields map[string]any) string {
+	if v, ok := fields["model_name"]; ok {
+		if s, ok := v.(string); ok {
+			return s
+		}
+		return fmt.Sprint(v)
+	}
+	if v := field(msg, "model_name"); v != "" {
+		return v
+	}
+	rest := strings.TrimSpace(msg[len(marker):])
+	if rest == "" || strings.Contains(rest, "=") {
+		return ""
+	}
+	name, _, _ := strings.Cut(rest, " ")
+	return name
+}
+
+// readiness recognises the frontend's "<API> is ready" lines ("Chat completions is ready",
+// "Completions is ready", "Generate (token-in/token-out) is ready").
+func readiness(msg string) (string, bool) {
+	msg = strings.TrimSpace(msg)
+	what, found := strings.CutSuffix(msg, " is ready")
+	if !found || what == "" || len(what) > 48 {
+		return "", false
+	}
+	c := what[0]
+	if c < 'A' || c > 'Z' {
+		return "", false
+	}
+	return what, true
 }
 
 // pairs splits "k1: v1, k2: v2, " into a map; a pair without ": " is skipped.
@@ -310,26 +529,46 @@ func readFields(m map[string]string, specs []fieldSpec) bool {
 }
 
 func parsePrefill(s string, b *PrefillBatch) bool {
-	return readFields(pairs(s), []fieldSpec{
+	m := pairs(s)
+	if !readFields(m, []fieldSpec{
 		{"#new-seq", &b.NewSeq, true},
 		{"#new-token", &b.NewToken, true},
 		{"#cached-token", &b.CachedToken, true},
 		{"token usage", &b.TokenUsage, false},
+		{"full token usage", &b.TokenUsage, false},
+		{"swa token usage", &b.SWATokenUsage, false},
+		{"mamba usage", &b.MambaUsage, false},
 		{"#running-req", &b.Running, false},
 		{"#queue-req", &b.Queued, false},
+		{"#prealloc-req", &b.PreallocReq, false},
+		{"#inflight-req", &b.InflightReq, false},
 		{"input throughput (token/s)", &b.InputThroughput, false},
-	})
+	}) {
+		return false
+	}
+	_, b.Disagg = m["#prealloc-req"]
+	return true
 }
 
 func parseDecode(s string, b *DecodeBatch) bool {
-	return readFields(pairs(s), []fieldSpec{
+	m := pairs(s)
+	if !readFields(m, []fieldSpec{
 		{"#running-req", &b.Running, true},
 		{"#token", &b.Tokens, false},
+		{"#full token", &b.Tokens, false},
 		{"token usage", &b.TokenUsage, false},
+		{"full token usage", &b.TokenUsage, false},
+		{"swa token usage", &b.SWATokenUsage, false},
+		{"mamba usage", &b.MambaUsage, false},
 		{"cuda graph", &b.CudaGraph, false},
+		{"cpu graph", &b.CudaGraph, false},
 		{"gen throughput (token/s)", &b.GenThroughput, false},
 		{"#queue-req", &b.Queued, false},
-	})
+	}) {
+		return false
+	}
+	_, b.CUDA = m["cuda graph"]
+	return true
 }
 
 func parseRetract(msg string, r *Retract) bool {

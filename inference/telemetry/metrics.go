@@ -14,7 +14,7 @@ const (
 	// prefill batch and resets.
 	SGLangPromptTokensTotal         = "sglang:prompt_tokens_total"
 	SGLangGenerationTokensTotal     = "sglang:generation_tokens_total"
-	SGLangCachedTokensTotal         = "sglang:cached_tokens_total"
+	SGLangCachedTokensTotal         = "sglang:cached_tokens_total" // current SGLang: one series per cache_source
 	SGLangNumRequestsTotal          = "sglang:num_requests_total"
 	SGLangNumAbortedRequestsTotal   = "sglang:num_aborted_requests_total"
 	SGLangEvictedTokensTotal        = "sglang:evicted_tokens_total"
@@ -24,10 +24,15 @@ const (
 	SGLangE2ERequestLatencySeconds  = "sglang:e2e_request_latency_seconds" // histogram
 )
 
-// Dynamo worker metrics (system port 9090).
+// Dynamo worker metrics (system port 9090). The kvstats names are 0.5.0's (removed since); the
+// current operator's workers expose total_blocks, gpu_cache_usage_percent and kv_cache_hit_rate.
 const (
 	DynamoComponentRequestsTotal              = "dynamo_component_requests_total"
 	DynamoComponentInflightRequests           = "dynamo_component_inflight_requests"
+	DynamoComponentTotalBlocks                = "dynamo_component_total_blocks"
+	DynamoComponentGPUCacheUsagePercent       = "dynamo_component_gpu_cache_usage_percent"
+	DynamoComponentKVCacheHitRate             = "dynamo_component_kv_cache_hit_rate"
+	DynamoComponentModelLoadTimeSeconds       = "dynamo_component_model_load_time_seconds"
 	DynamoComponentKVStatsActiveBlocks        = "dynamo_component_kvstats_active_blocks"
 	DynamoComponentKVStatsTotalBlocks         = "dynamo_component_kvstats_total_blocks"
 	DynamoComponentKVStatsGPUCacheUsagePct    = "dynamo_component_kvstats_gpu_cache_usage_percent"
@@ -36,7 +41,7 @@ const (
 
 // Dynamo frontend metrics.
 const (
-	DynamoFrontendRequestsTotal            = "dynamo_frontend_requests_total" // labels model, endpoint, request_type, status
+	DynamoFrontendRequestsTotal            = "dynamo_frontend_requests_total" // labels model, endpoint, request_type, status (and error_type, current)
 	DynamoFrontendInflightRequests         = "dynamo_frontend_inflight_requests"
 	DynamoFrontendRequestDurationSeconds   = "dynamo_frontend_request_duration_seconds"
 	DynamoFrontendInputSequenceTokens      = "dynamo_frontend_input_sequence_tokens"

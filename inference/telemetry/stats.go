@@ -13,12 +13,14 @@ type CacheStats struct {
 	NewTokens      int64 // prefill tokens computed
 	CachedTokens   int64 // prefill tokens served from the radix cache
 
-	TokenUsage      float64 // from the latest prefill or decode line
+	// TokenUsage is from the latest prefill or decode line; on a hybrid SWA model the fuller of its
+	// two pools, as SGLang's own sglang:token_usage gauge reports it.
+	TokenUsage      float64
 	Running, Queued int     // from the latest prefill or decode line
 	GenThroughput   float64 // token/s, latest decode line
 	InputThroughput float64 // token/s, latest prefill line of the newer form
 	MaxTotalTokens  int     // from the startup line
-	Registered      bool    // a registration line was seen
+	Registered      bool    // a registration or readiness line was seen
 	Last            time.Time
 }
 
@@ -33,21 +35,21 @@ func (s *CacheStats) Add(r Record) {
 		s.PrefillBatches++
 		s.NewTokens += int64(p.NewToken)
 		s.CachedTokens += int64(p.CachedToken)
-		s.TokenUsage, s.Running, s.Queued = p.TokenUsage, p.Running, p.Queued
+		s.TokenUsage, s.Running, s.Queued = max(p.TokenUsage, p.SWATokenUsage), p.Running, p.Queued
 		if p.InputThroughput > 0 {
 			s.InputThroughput = p.InputThroughput
 		}
 	case KindDecode:
 		d := r.Decode
 		s.DecodeBatches++
-		s.TokenUsage, s.Running, s.Queued = d.TokenUsage, d.Running, d.Queued
+		s.TokenUsage, s.Running, s.Queued = max(d.TokenUsage, d.SWATokenUsage), d.Running, d.Queued
 		s.GenThroughput = d.GenThroughput
 	case KindRetract:
 		s.Retractions++
 		s.Retracted += r.Retract.Retracted
 	case KindStartup:
 		s.MaxTotalTokens = r.Startup.MaxTotalNumTokens
-	case KindRegistered, KindRegistrationSucceed:
+	case KindRegistered, KindRegistrationSucceed, KindModelReady:
 		s.Registered = true
 	}
 }

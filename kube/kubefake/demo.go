@@ -144,7 +144,7 @@ func NewDemo(now time.Time) *Cluster {
 			} else if p.Component == "SGLangPrefillWorker" {
 				role = "prefill"
 			}
-			stats = append(stats, kube.WorkerStats{Pod: p.Name, Role: role, Source: "metrics", At: now,
+			stats = append(stats, kube.WorkerStats{Pod: p.Name, Role: role, Source: "metrics", CacheSource: "metrics", At: now,
 				CacheHitRate: 0.42 + 0.1*float64(i), TokenUsage: 0.12, Running: 2, Queued: 0, GenThroughput: 45.9,
 				TTFT: 180 * time.Millisecond, CachedTokens: 4200, PromptTokens: 10000})
 		}
